@@ -1,0 +1,1 @@
+"""Geometry shared by every part of ehps: rotations, cameras, boxes and crops."""

@@ -1,0 +1,40 @@
+"""Shared fixtures. Everything here is offline and CPU-only.
+
+- ``assets_dir``: the photos shipped inside the package (``ehps/assets``).
+- ``synthetic_smplx_dir``: a synthetic SMPL-X-format model directory written once per session
+  (no licensed files needed).
+- ``anny_body``: the embedded Anny body model, built once per session (its first build on a machine
+  takes ~40 s and is cached in the user cache dir).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+
+
+@pytest.fixture(scope="session")
+def assets_dir() -> Path:
+    import ehps
+
+    return Path(ehps.__file__).parent / "assets"
+
+
+@pytest.fixture(scope="session")
+def synthetic_smplx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Directory laid out like the official ``human_model_files/smplx`` with synthetic content."""
+    from ehps.bodymodels.synthetic import write_synthetic_smplx
+
+    root = tmp_path_factory.mktemp("body_models")
+    return write_synthetic_smplx(root / "smplx", seed=0)
+
+
+@pytest.fixture(scope="session")
+def anny_body():
+    from ehps.bodymodels.anny import AnnyBody
+
+    return AnnyBody()
