@@ -22,7 +22,7 @@ from torch import nn
 
 from ehps.errors import BodyModelError, require
 
-__all__ = ["resolve_anny_cache_dir", "build_anny_model", "warm_roma_cache"]
+__all__ = ["resolve_anny_cache_dir", "build_anny_model", "warm_roma_cache", "anny_cache_status"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,19 @@ def resolve_anny_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> P
         path = ehps_cache_dir("anny")
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
+
+
+def anny_cache_status(cache_dir: str | os.PathLike[str] | None = None) -> dict[str, object]:
+    """For ``ehps info``: is ``anny`` importable, where is the cache, is the model built there."""
+    import importlib.util
+
+    directory = resolve_anny_cache_dir(cache_dir)
+    built = any(p.name.startswith("build_compact_model_data") for p in _cache_files(directory))
+    return {
+        "installed": importlib.util.find_spec("anny") is not None,
+        "cache_dir": str(directory),
+        "cache_built": built,
+    }
 
 
 @contextlib.contextmanager

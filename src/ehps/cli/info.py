@@ -64,7 +64,7 @@ def _body_model_rows(explicit: str | None) -> dict[str, Any]:
     except ImportError as exc:  # pragma: no cover - only in partial checkouts
         out["smplx_search"] = f"unavailable: {exc}"
     try:
-        from ehps.bodymodels.anny import anny_cache_status
+        from ehps.bodymodels.anny_build import anny_cache_status
 
         out["anny"] = anny_cache_status()
     except ImportError as exc:
