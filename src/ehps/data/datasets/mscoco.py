@@ -1,0 +1,133 @@
+"""MSCOCO (COCO-WholeBody keypoints + NeuralAnnot SMPL-X fits), the official bespoke loader.
+
+On-disk layout (data-root relative, official SMPLer-X): ``MSCOCO/annotations/
+coco_wholebody_train_v1.0.json`` (COCO format with ``keypoints`` (17), ``foot_kpts`` (6),
+``lefthand_kpts`` / ``righthand_kpts`` (21 each), ``face_kpts`` (68), ``*_box`` and ``*_valid``
+per annotation), ``MSCOCO/annotations/MSCOCO_train_SMPLX_all_NeuralAnnot.json`` (annotation id ->
+``{"smplx_param": {...}, "cam_param": {"focal", "princpt"}}``), images ``MSCOCO/images/train2017/``.
+
+Semantics kept: annotations counted from 1 in file order and kept when ``count % interval == 0``;
+crowd and zero-keypoint annotations skipped; body box through ``process_bbox`` with the config
+ratio (1.2); the 134-joint set (COCO body + pelvis from the hips + feet + hands + face) where an
+invalid hand-wrist / face-nose point is filled from the body's wrist / nose; part boxes with ratio
+1.2. Keypoints supervise ``joint_img`` (their depth is 0, so the SMPLer-X truncation rule masks
+them out of the 2D terms, as in the official code), the NeuralAnnot fit supervises the parameters
+and ``smplx_joint_*`` (projected with its own camera). Annotations without a fit keep the
+keypoints and get invalid parameter targets.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ehps.data.catalog import DatasetSpec
+from ehps.data.datasets.common import (
+    ListSource,
+    fit_from_official_dict,
+    load_json,
+    map_to_137,
+    official_shuffle_order,
+    part_box_xyxy,
+)
+from ehps.data.types import Annotation
+from ehps.geometry.crop import process_bbox
+
+__all__ = ["COCO_WHOLEBODY_134_NAMES", "merge_wholebody", "load_mscoco", "coco_index"]
+
+#: The official 134-joint COCO-WholeBody set (body 17 + pelvis + 6 feet, 21 + 21 hands, 68 face).
+COCO_WHOLEBODY_134_NAMES: tuple[str, ...] = (
+    "Nose", "L_Eye", "R_Eye", "L_Ear", "R_Ear", "L_Shoulder", "R_Shoulder", "L_Elbow", "R_Elbow",
+    "L_Wrist", "R_Wrist", "L_Hip", "R_Hip", "L_Knee", "R_Knee", "L_Ankle", "R_Ankle", "Pelvis",
+    "L_Big_toe", "L_Small_toe", "L_Heel", "R_Big_toe", "R_Small_toe", "R_Heel",
+    *(f"L_{f}" for f in ("Wrist_Hand",)),
+    *(f"L_{f}_{k}" for f in ("Thumb", "Index", "Middle", "Ring", "Pinky") for k in (1, 2, 3, 4)),
+    "R_Wrist_Hand",
+    *(f"R_{f}_{k}" for f in ("Thumb", "Index", "Middle", "Ring", "Pinky") for k in (1, 2, 3, 4)),
+    *(f"Face_{k}" for k in range(56, 73)),
+    *(f"Face_{k}" for k in range(5, 56)),
+)  # fmt: skip
+_NAME_POS = {n: i for i, n in enumerate(COCO_WHOLEBODY_134_NAMES)}
+
+
+def merge_wholebody(ann: dict) -> tuple[np.ndarray, np.ndarray]:
+    """One COCO-WholeBody annotation -> ``(joints (134, 2), valid (134,))`` in the official order,
+    with the wrist / nose fill-in for invalid hand-wrist / face points."""
+    def kp(key: str, n: int) -> np.ndarray:
+        return np.asarray(ann[key], np.float32).reshape(n, 3)
+
+    body = kp("keypoints", 17)
+    lhip, rhip = _NAME_POS["L_Hip"], _NAME_POS["R_Hip"]
+    pelvis = (body[lhip] + body[rhip]) * 0.5
+    pelvis[2] = body[lhip, 2] * body[rhip, 2]
+    feet = kp("foot_kpts", 6)
+    joints = np.concatenate(
+        [body, pelvis[None], feet[:3], feet[3:], kp("lefthand_kpts", 21),
+         kp("righthand_kpts", 21), kp("face_kpts", 68)]
+    )
+    valid = (joints[:, 2] > 0).astype(np.float32)
+    xy = joints[:, :2].copy()
+    for body_name, part_name in (("L_Wrist", "L_Wrist_Hand"), ("R_Wrist", "R_Wrist_Hand"),
+                                 ("Nose", "Face_18")):
+        p, q = _NAME_POS[part_name], _NAME_POS[body_name]
+        if valid[p] == 0:
+            xy[p], valid[p] = xy[q], valid[q]
+    return xy, valid
+
+
+def coco_index(db: dict) -> tuple[dict[int, dict], list[dict]]:
+    """(image id -> image record, annotations in file order) of a COCO-format dict."""
+    images = {int(img["id"]): img for img in db.get("images", [])}
+    return images, list(db.get("annotations", []))
+
+
+def load_mscoco(
+    spec: DatasetSpec,
+    data_root: str | os.PathLike[str],
+    bbox_ratio: float = 1.2,
+    shuffle_seed: int | None = 2023,
+) -> ListSource:
+    """Read the official MSCOCO training layout into annotation records."""
+    root = Path(data_root)
+    files, image_root = spec.resolve(root)
+    images, anns = coco_index(load_json(files[0]))
+    fits = load_json(files[1]) if len(files) > 1 else {}
+    interval = max(1, int(spec.sample_interval))
+    records: list[Annotation] = []
+    for count, ann in enumerate(anns, start=1):
+        if count % interval != 0:
+            continue
+        if ann.get("iscrowd") or ann.get("num_keypoints", 0) == 0:
+            continue
+        img = images[int(ann["image_id"])]
+        w, h = int(img["width"]), int(img["height"])
+        bbox = process_bbox(np.asarray(ann["bbox"], np.float32), w, h, ratio=bbox_ratio)
+        if bbox is None:
+            continue
+        xy, valid = merge_wholebody(ann)
+        joints, joints_valid = map_to_137(xy, valid, COCO_WHOLEBODY_134_NAMES)
+        boxes = [
+            part_box_xyxy(ann[f"{p}_box"], w, h, bbox_ratio) if ann.get(f"{p}_valid") else None
+            for p in ("lefthand", "righthand", "face")
+        ]
+        entry = fits.get(str(ann["id"]))
+        fit = focal = princpt = None
+        if entry is not None:
+            fit = fit_from_official_dict(entry["smplx_param"], bool(ann.get("lefthand_valid")),
+                                         bool(ann.get("righthand_valid")),
+                                         bool(ann.get("face_valid")))
+            focal = np.asarray(entry["cam_param"]["focal"], np.float32)
+            princpt = np.asarray(entry["cam_param"]["princpt"], np.float32)
+        records.append(Annotation(
+            image_path=str(image_root / "train2017" / img["file_name"]),
+            image_hw=(h, w), bbox_xywh=bbox,
+            lhand_bbox_xyxy=boxes[0], rhand_bbox_xyxy=boxes[1], face_bbox_xyxy=boxes[2],
+            joints_img=joints, joints_valid=joints_valid, fit=fit, focal=focal, princpt=princpt,
+            fit_joint_img=True, shape_valid=None if fit is None else True, dataset=spec.name,
+            extras={"ann_id": ann["id"]},
+        ))
+    if shuffle_seed is not None:
+        records = [records[i] for i in official_shuffle_order(len(records), shuffle_seed)]
+    return ListSource(spec.name, records)
