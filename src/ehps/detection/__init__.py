@@ -1,1 +1,43 @@
+"""Person and whole-body landmark detection.
 
+The embedded default, :class:`MediapipeDetector`, runs the tflite models bundled in mediapipe
+0.10.21 directly (through ``ai_edge_litert``) and finds every person in an image. Heavy modules
+are imported on first attribute access, so ``import ehps.detection`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ehps.detection.base import (
+    BODY_LANDMARK_NAMES,
+    NUM_BODY,
+    NUM_FACE,
+    NUM_HAND,
+    Detector,
+    PersonLandmarks,
+)
+
+_LAZY = {
+    "MediapipeDetector": "ehps.detection.mediapipe_detector",
+    "load_image": "ehps.detection.image",
+    "load_image_reduced": "ehps.detection.image",
+    "load_boxes": "ehps.detection.boxes",
+}
+
+__all__ = [
+    "BODY_LANDMARK_NAMES",
+    "NUM_BODY",
+    "NUM_FACE",
+    "NUM_HAND",
+    "Detector",
+    "PersonLandmarks",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ehps.detection' has no attribute {name!r}")

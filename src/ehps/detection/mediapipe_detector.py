@@ -1,0 +1,362 @@
+"""The embedded default detector: every person's whole-body landmarks from mediapipe 0.10.21's
+bundled models, run directly with LiteRT (no mediapipe graph, no download).
+
+Pipeline per image (all coordinates in original-image pixels):
+
+1. Person candidates: the BlazePose detector on the windows of :mod:`ehps.detection.search`
+   (whole image and padded shifted squares; tiles when the picture holds no large person),
+   merged by weighted NMS on the head boxes. A tile's detection counts only if its full-body
+   circle fits in the tile.
+2. Pose landmarks per candidate on the rotated crop mediapipe derives from the detection;
+   candidates whose pose-presence score is not above ``min_presence`` are dropped.
+3. Duplicates (two crops that converged on the same person) are merged: landmark sets whose
+   median point distance is below ``duplicate_distance`` times the body size, or whose
+   silhouettes (the pose model's segmentation) overlap with an IoU above ``duplicate_iou``,
+   are one person; the one with the higher detector x presence score is kept.
+4. Hands and face per person, exactly as mediapipe's Holistic graph derives them from the pose
+   (see :mod:`ehps.detection.landmarks`); if both hand crops converged on one hand, the side
+   whose hand wrist is nearer its pose wrist keeps it.
+
+With ``search="full"`` and one person this reproduces ``mp.solutions.holistic.Holistic(
+static_image_mode=True, model_complexity=1)`` (body landmarks to a fraction of a pixel on the
+bundled photos; see ``tests/detection``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ehps.detection.base import PersonLandmarks
+from ehps.detection.image import as_rgb_uint8
+from ehps.detection.landmarks import (
+    FaceLandmarker,
+    HandLandmarker,
+    HandResult,
+    PoseLandmarker,
+    PoseResult,
+)
+from ehps.detection.people import (
+    body_size,
+    box_iou_xywh,
+    circle_in_window,
+    person_box,
+    roi_from_pose,
+    same_hand,
+    same_person,
+    usable_roi,
+)
+from ehps.detection.pose_detector import PoseDetections, PoseDetector, roi_from_detection
+from ehps.detection.roi import ImagePyramid, Roi
+from ehps.detection.search import (
+    AUTO_LARGE_PERSON,
+    SEARCH_MODES,
+    is_tile,
+    search_windows,
+    tile_windows,
+)
+from ehps.detection.ssd import weighted_nms
+from ehps.errors import InputError
+
+__all__ = ["MediapipeDetector"]
+
+_log = logging.getLogger("ehps.detection")
+
+#: Pose landmark indices of (wrist, pinky, index) per hand (the person's own left/right).
+_HAND_POINTS = {"left": (15, 17, 19), "right": (16, 18, 20)}
+#: Minimum pose wrist visibility for a hand to be looked for (holistic graph: 0.1).
+_WRIST_VISIBILITY = 0.1
+
+
+@dataclass
+class _Person:
+    pose: PoseResult
+    det_score: float
+    score: float
+    box_index: int | None = None
+
+
+class MediapipeDetector:
+    """Multi-person whole-body landmarks from mediapipe 0.10.21's bundled tflite models.
+
+    Args:
+        min_score: person-detector score threshold (mediapipe's ``min_detection_confidence``).
+        max_people: keep at most this many people (highest scores first); ``None``: all.
+        hands: also find each person's hands (21 points each).
+        face: also find each person's face (478 points).
+        min_presence: pose-presence threshold for a candidate to count as a person
+            (mediapipe's ``min_tracking_confidence``, 0.5).
+        search: where to look for people: ``"auto"``, ``"full"`` (mediapipe's single view),
+            ``"wide"`` or ``"dense"`` (see :mod:`ehps.detection.search`).
+        duplicate_distance: two landmark sets whose median point distance is below this
+            fraction of the person's size are the same person.
+        duplicate_iou: two candidates whose person masks (the pose model's segmentation)
+            overlap with an IoU above this are the same person.
+        num_threads: CPU threads per model (LiteRT/XNNPACK).
+
+    Raises:
+        MissingDependencyError: mediapipe or ai-edge-litert is not installed.
+    """
+
+    def __init__(
+        self,
+        min_score: float = 0.5,
+        max_people: int | None = None,
+        hands: bool = True,
+        face: bool = True,
+        *,
+        min_presence: float = 0.5,
+        search: str = "auto",
+        duplicate_distance: float = 0.1,
+        duplicate_iou: float = 0.35,
+        num_threads: int = 2,
+    ) -> None:
+        if search not in SEARCH_MODES:
+            raise ValueError(f"search must be one of {SEARCH_MODES}, got {search!r}")
+        if max_people is not None and max_people < 1:
+            raise ValueError(f"max_people must be >= 1 or None, got {max_people}")
+        self.min_score = float(min_score)
+        self.max_people = max_people
+        self.hands = bool(hands)
+        self.face = bool(face)
+        self.min_presence = float(min_presence)
+        self.search = search
+        self.duplicate_distance = float(duplicate_distance)
+        self.duplicate_iou = float(duplicate_iou)
+        self.pose_detector = PoseDetector(num_threads, min_score=self.min_score)
+        self.pose_landmarker = PoseLandmarker(num_threads)
+        self._num_threads = num_threads
+        self._hand: HandLandmarker | None = None
+        self._face: FaceLandmarker | None = None
+
+    # ------------------------------------------------------------------ lazily built models
+
+    @property
+    def hand_landmarker(self) -> HandLandmarker:
+        if self._hand is None:
+            self._hand = HandLandmarker(self._num_threads)
+        return self._hand
+
+    @property
+    def face_landmarker(self) -> FaceLandmarker:
+        if self._face is None:
+            self._face = FaceLandmarker(self._num_threads)
+        return self._face
+
+    # ---------------------------------------------------------------------------- public
+
+    def __call__(self, image_rgb: np.ndarray) -> list[PersonLandmarks]:
+        """Every person in an (H, W, 3) uint8 RGB image (see :meth:`detect`)."""
+        return self.detect(image_rgb)
+
+    def detect(
+        self, image_rgb: np.ndarray, boxes_xywh: np.ndarray | None = None
+    ) -> list[PersonLandmarks]:
+        """Whole-body landmarks of every person, highest score first.
+
+        Args:
+            image_rgb: (H, W, 3) uint8 RGB ((H, W) gray and (H, W, 4) RGBA are converted).
+            boxes_xywh: optional (N, 4) person boxes in pixels: skip the person search and
+                look for one person inside each box. People found carry ``extras["box_index"]``
+                (boxes with nobody in them give no entry).
+
+        Returns:
+            one :class:`PersonLandmarks` per person; empty when nobody is found (logged).
+        """
+        image = self._check_image(image_rgb)
+        pyramid = ImagePyramid(image)
+        if boxes_xywh is None:
+            people = self._find_people(pyramid)
+        else:
+            people = self._people_in_boxes(pyramid, self._check_boxes(boxes_xywh))
+        result = [self._complete(pyramid, p) for p in people]
+        if not result:
+            _log.info("no person found in the %dx%d image", image.shape[1], image.shape[0])
+        return result
+
+    def detect_people(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Person boxes only (detection + body landmarks, no hands or face).
+
+        Returns:
+            ``(boxes_xywh (N, 4) float32, scores (N,) float32)``, highest score first; the boxes
+            are the landmark boxes of :attr:`PersonLandmarks.bbox_xywh`.
+        """
+        image = self._check_image(image_rgb)
+        people = self._find_people(ImagePyramid(image))
+        h, w = image.shape[:2]
+        boxes = [person_box(p.pose, [], h, w) for p in people]
+        return (np.asarray(boxes, np.float32).reshape(-1, 4),
+                np.asarray([p.score for p in people], np.float32))
+
+    # ------------------------------------------------------------------------- internals
+
+    @staticmethod
+    def _check_image(image_rgb: np.ndarray) -> np.ndarray:
+        if not isinstance(image_rgb, np.ndarray):
+            raise InputError(
+                f"the detector takes an (H, W, 3) uint8 RGB numpy array, got "
+                f"{type(image_rgb).__name__}; read files with ehps.detection.load_image(path)"
+            )
+        if image_rgb.dtype != np.uint8:
+            raise InputError(
+                f"the detector takes uint8 RGB pixels (0..255), got dtype {image_rgb.dtype}; "
+                "convert with ehps.detection.image.as_rgb_uint8(image) or load files with "
+                "ehps.detection.load_image(path)"
+            )
+        return as_rgb_uint8(image_rgb, name="image")
+
+    @staticmethod
+    def _check_boxes(boxes_xywh: np.ndarray) -> np.ndarray:
+        boxes = np.asarray(boxes_xywh, dtype=np.float64)
+        if boxes.ndim == 1 and boxes.size == 4:
+            boxes = boxes[None]
+        if boxes.ndim != 2 or boxes.shape[1] != 4 or not np.isfinite(boxes).all():
+            raise InputError(f"boxes_xywh must be a finite (N, 4) array, got shape {boxes.shape}")
+        if (boxes[:, 2:] <= 0).any():
+            raise InputError("boxes_xywh must have positive widths and heights")
+        return boxes
+
+    def _detect_in(self, pyramid: ImagePyramid, windows: list[Roi]) -> PoseDetections:
+        """Detections from several windows, merged by weighted NMS. Detections from a tile
+        whose full-body circle does not fit in that tile are dropped first: a tile that shows
+        part of a bigger person (or a texture) must not make up a person."""
+        h, w = pyramid.shape[:2]
+        found = []
+        for win in windows:
+            dets = self.pose_detector(pyramid, win)
+            if len(dets) and is_tile(win, h, w):
+                keep = circle_in_window(dets.keypoints, win)
+                dets = PoseDetections(dets.boxes_xyxy[keep], dets.keypoints[keep],
+                                      dets.scores[keep])
+            found.append(dets)
+        dets = PoseDetections.concat(found)
+        if len(dets) > 1:
+            dets = PoseDetections(*weighted_nms(dets.boxes_xyxy, dets.keypoints, dets.scores,
+                                                self.pose_detector.nms_iou))
+        return dets
+
+    def _landmark_candidates(self, pyramid: ImagePyramid, dets: PoseDetections) -> list[_Person]:
+        people = []
+        for i in range(len(dets)):
+            roi = roi_from_detection(dets.keypoints[i])
+            if not usable_roi(roi):
+                continue
+            pose = self.pose_landmarker(pyramid, roi)
+            if pose.score > self.min_presence:
+                people.append(_Person(pose, float(dets.scores[i]), pose.score))
+        return people
+
+    def _find_people(self, pyramid: ImagePyramid) -> list[_Person]:
+        h, w = pyramid.shape[:2]
+        first = self.search if self.search != "auto" else "wide"
+        people = self._landmark_candidates(
+            pyramid, self._detect_in(pyramid, search_windows(h, w, first)))
+        if self.search == "auto":
+            large = AUTO_LARGE_PERSON * max(h, w)
+            if not any(body_size(p.pose.points[:, :2]) >= large for p in people):
+                tiles = self._detect_in(pyramid, tile_windows(h, w))
+                people += self._landmark_candidates(pyramid, tiles)
+        return self._deduplicate(people)
+
+    def _deduplicate(self, people: list[_Person]) -> list[_Person]:
+        people = sorted(people, key=lambda p: -(p.score * p.det_score))
+        kept: list[_Person] = []
+        for p in people:
+            if not any(same_person(p.pose, k.pose, self.duplicate_distance, self.duplicate_iou)
+                       for k in kept):
+                kept.append(p)
+        if self.max_people is not None:
+            kept = kept[: self.max_people]
+        return kept
+
+    def _people_in_boxes(self, pyramid: ImagePyramid, boxes: np.ndarray) -> list[_Person]:
+        """One person per box: detections in square windows of 1.5 and 2 times the box's long
+        side (their hip keypoint inside the box), plus upright crops on the box as a fallback;
+        each crop is refined once (the tracking crop from its own landmarks; the better of the
+        two by pose presence is used), and the result whose landmark box overlaps the given box
+        best is kept (an IoU of at least 0.3 is required)."""
+        h, w = pyramid.shape[:2]
+        out: list[_Person] = []
+        for i, (x, y, bw, bh) in enumerate(boxes):
+            cx, cy, side = x + bw / 2.0, y + bh / 2.0, float(max(bw, bh))
+            rois: list[Roi] = []
+            for factor in (1.5, 2.0):
+                dets = self.pose_detector(pyramid, Roi(cx, cy, factor * side, factor * side))
+                for k in dets.keypoints[:2]:
+                    if x <= k[0, 0] <= x + bw and y <= k[0, 1] <= y + bh:
+                        rois.append(roi_from_detection(k))
+            rois = [r for r in rois if usable_roi(r)]
+            rois += [Roi(cx, cy, f * side, f * side) for f in (1.0, 1.25)]
+            best: tuple[float, PoseResult] | None = None
+            for roi in rois:
+                pose = self.pose_landmarker(pyramid, roi)
+                again = roi_from_pose(pose)
+                refined = self.pose_landmarker(pyramid, again) if usable_roi(again) else pose
+                if refined.score > pose.score or not pose.score > self.min_presence:
+                    pose = refined
+                if not pose.score > self.min_presence:
+                    continue
+                fit = box_iou_xywh(person_box(pose, [], h, w), np.array([x, y, bw, bh]))
+                if best is None or fit > best[0]:
+                    best = (fit, pose)
+            if best is not None and best[0] > 0.3:
+                out.append(_Person(best[1], 1.0, best[1].score, box_index=i))
+        return out
+
+    def _complete(self, pyramid: ImagePyramid, person: _Person) -> PersonLandmarks:
+        pose = person.pose
+        h, w = pyramid.shape[:2]
+        parts: dict[str, np.ndarray | None] = {}
+        extras: dict[str, object] = {
+            "detector_score": person.det_score,
+            "body_z": pose.points[:, 2].astype(np.float32),
+            "visibility": pose.visibility.astype(np.float32),
+            "presence": pose.presence.astype(np.float32),
+            "roi": pose.roi.as_array(),
+            "mask_logits": pose.mask_logits,
+            "mask_corners": None if pose.mask_roi is None else pose.mask_roi.corners(),
+        }
+        if person.box_index is not None:
+            extras["box_index"] = person.box_index
+        hands: dict[str, HandResult] = {}
+        for side, (wrist, pinky, index) in _HAND_POINTS.items():
+            if not self.hands or not pose.visibility[wrist] > _WRIST_VISIBILITY:
+                continue
+            hand = self.hand_landmarker(pyramid, pose.points[wrist, :2], pose.points[pinky, :2],
+                                        pose.points[index, :2])
+            if hand is not None:
+                hands[side] = hand
+        if len(hands) == 2 and same_hand(hands["left"].points, hands["right"].points):
+            # both crops converged on one hand (hands close together): keep the side whose
+            # hand wrist is nearer its own pose wrist
+            gap = {side: np.hypot(*(hands[side].points[0, :2] - pose.points[_HAND_POINTS[side][0],
+                                                                               :2]))
+                   for side in hands}
+            del hands[max(gap, key=gap.__getitem__)]
+        for side in _HAND_POINTS:
+            hand = hands.get(side)
+            parts[f"{side}_hand_2d"] = None if hand is None else hand.points[:, :2]
+            parts[f"{side}_hand_conf"] = (None if hand is None
+                                          else np.full(21, hand.score, np.float32))
+            if hand is not None:
+                extras[f"{side}_hand_roi"] = hand.roi.as_array()
+        parts["face_2d"] = parts["face_conf"] = None
+        if self.face:
+            face = self.face_landmarker(pyramid, pose.points[:11, :2])
+            if face is not None:
+                parts["face_2d"] = face.points[:, :2]
+                parts["face_conf"] = np.full(face.points.shape[0], face.score, np.float32)
+                extras["face_roi"] = face.roi.as_array()
+        extra = [v for k, v in parts.items() if k.endswith("_2d") and v is not None]
+        bbox = person_box(pose, extra, h, w)
+        return PersonLandmarks(
+            bbox_xywh=bbox,
+            score=person.score,
+            body_2d=pose.points[:, :2],
+            body_conf=pose.visibility * pose.presence,
+            body_world=pose.world,
+            extras=extras,
+            **parts,
+        )
