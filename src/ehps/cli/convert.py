@@ -1,0 +1,54 @@
+"""``ehps convert OFFICIAL.pth.tar OUT.safetensors``: official checkpoint -> ehps weight file.
+
+The output embeds the variant and config, so ``ehps.modeling.load_model(OUT)`` (and every
+``--weights`` option) needs no variant name. Conversion streams: the source is memory-mapped and
+the optimizer state in the official files is never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register", "run"]
+
+_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert",
+        help="convert an official SMPLer-X / SMPLest-X checkpoint to ehps safetensors",
+        description="Convert an official SMPLer-X / SMPLest-X checkpoint (.pth.tar) into an ehps "
+        ".safetensors file that embeds its variant and config (loadable without naming the "
+        "variant). The source is memory-mapped; its optimizer state is never read.",
+    )
+    p.add_argument("source", help="official checkpoint (.pth.tar), e.g. smpler_x_h32.pth.tar")
+    p.add_argument("output", help="output .safetensors file")
+    p.add_argument(
+        "--variant",
+        default=None,
+        help="zoo name (smplerx_s32 ... smplerx_h32, smplestx_h); default: inferred from shapes",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=_DTYPES,
+        default="float32",
+        help="storage dtype of floating-point weights (bfloat16 halves the file)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from ehps.modeling import convert_official_checkpoint
+
+    dtype = None if args.dtype == "float32" else getattr(torch, args.dtype)
+    report = convert_official_checkpoint(args.source, args.output, args.variant, dtype=dtype)
+    print(
+        f"wrote {args.output}: {report['variant']}, {report['parameters'] / 1e6:.1f}M parameters, "
+        f"{report['tensors']} tensors, {report['bytes'] / 1e6:.1f} MB ({args.dtype})"
+        + (f", epoch {report['epoch']}" if report["epoch"] is not None else "")
+        + (f"; dropped {len(report['dropped'])} non-network key(s)" if report["dropped"] else "")
+    )
+    return 0
