@@ -1,1 +1,35 @@
+"""Fitting: whole-body landmarks -> body-model parameters by optimisation.
 
+The embedded default estimator (:class:`EmbeddedEstimator`: mediapipe's bundled landmark models +
+this fitter, Anny by default, SMPL-X when its files are found) and the pseudo-label engine.
+Submodules: :mod:`~ehps.fitting.landmarks` (correspondences), :mod:`~ehps.fitting.priors`,
+:mod:`~ehps.fitting.adapters` (per-body-model variables), :mod:`~ehps.fitting.objective`,
+:mod:`~ehps.fitting.optimizer` (batched L-BFGS), :mod:`~ehps.fitting.camera_init`,
+:mod:`~ehps.fitting.fitter` (:func:`fit_people`), :mod:`~ehps.fitting.estimator`,
+:mod:`~ehps.fitting.demo` (:func:`run_demo`), :mod:`~ehps.fitting.synthetic_eval`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "fit_people": "ehps.fitting.fitter",
+    "FitConfig": "ehps.fitting.fitter",
+    "default_stages": "ehps.fitting.fitter",
+    "EmbeddedEstimator": "ehps.fitting.estimator",
+    "load_body_model": "ehps.fitting.estimator",
+    "run_demo": "ehps.fitting.demo",
+    "landmark_maps": "ehps.fitting.landmarks",
+    "LossWeights": "ehps.fitting.objective",
+    "Stage": "ehps.fitting.optimizer",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ehps.fitting' has no attribute {name!r}")

@@ -1,0 +1,114 @@
+"""``ehps demo`` end to end on the bundled photo, in a subprocess with no network at all.
+
+The subprocess runs under ``unshare -n`` (a fresh network namespace with no interfaces: any
+download attempt fails). Where ``unshare`` is unavailable (not root, no user namespaces), the
+documented equivalent is used: the same command in a Python that replaces ``socket.socket``'s
+``connect``/``connect_ex`` and ``socket.create_connection``/``getaddrinfo`` with functions that
+raise, so that any network access by any library fails loudly instead of succeeding.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ehps.structures import SMPLX_PARAM_KEYS
+
+pytestmark = pytest.mark.embedded
+
+_SOCKET_GUARD = """
+import socket, sys
+def _blocked(*args, **kwargs):
+    raise OSError("network access is blocked in this test")
+socket.socket.connect = _blocked
+socket.socket.connect_ex = _blocked
+socket.create_connection = _blocked
+socket.getaddrinfo = _blocked
+from ehps.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _unshare_works() -> bool:
+    exe = shutil.which("unshare")
+    if exe is None:
+        return False
+    try:
+        return subprocess.run([exe, "-n", "true"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def _offline_command(args: list[str]) -> list[str]:
+    if _unshare_works():
+        return ["unshare", "-n", sys.executable, "-m", "ehps", *args]
+    return [sys.executable, "-c", _SOCKET_GUARD, *args]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "ehps_demo"
+    cmd = _offline_command(["demo", "--out", str(out)])
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, json.loads((out / "summary.json").read_text()), proc
+
+
+def test_demo_writes_valid_outputs(demo_run):
+    out, summary, _ = demo_run
+    assert summary["people_found"] == 2
+    names = {p.name for p in out.iterdir()}
+    for i in range(2):
+        assert {f"person_{i:02d}.npz", f"person_{i:02d}.obj", f"person_{i:02d}.glb"} <= names
+    assert {"overlay.png", "summary.json", "scene.glb"} <= names
+
+    import cv2
+    import pygltflib
+    import trimesh
+
+    overlay = cv2.imread(str(out / "overlay.png"))
+    assert overlay.shape == (480, 1280, 3)  # photo + side-view panel
+    for i in range(2):
+        with np.load(out / f"person_{i:02d}.npz", allow_pickle=False) as npz:
+            for key, shape in SMPLX_PARAM_KEYS.items():
+                assert npz[key].shape == shape, key
+            assert npz["phenotype"].shape == (1, 6)
+            assert npz["facial_actions"].shape == (1, 52)
+            assert str(npz["body_model"]) == "anny"
+            transl = npz["transl"].reshape(3)
+        mesh = trimesh.load(out / f"person_{i:02d}.obj", process=False, force="mesh")
+        assert mesh.vertices.shape == (13718, 3) and mesh.faces.shape == (27420, 3)
+        assert 0.5 < np.linalg.norm(transl) < 20.0
+        assert np.all(mesh.vertices[:, 2] > 0)  # OpenCV camera frame: in front of the camera
+        gltf = pygltflib.GLTF2().load(str(out / f"person_{i:02d}.glb"))
+        pos = gltf.accessors[gltf.meshes[0].primitives[0].attributes.POSITION]
+        assert pos.count == 13718
+        assert pos.max[2] < 0  # glTF camera frame: the scene lies along -z
+    scene = pygltflib.GLTF2().load(str(out / "scene.glb"))
+    assert len(scene.meshes) == 2
+
+
+def test_demo_meets_reprojection_targets_and_reports_timings(demo_run):
+    _, summary, proc = demo_run
+    for person in summary["people"]:
+        r = person["reprojection_px"]
+        assert r["body"] is not None and r["body"] <= 10.0
+        for part in ("left_hand", "right_hand"):
+            assert r[part] is None or r[part] <= 6.0
+        assert r["face"] is None or r["face"] <= 4.0
+    assert summary["timings_s"]["fit"] > 0 and summary["timings_s"]["detect"] > 0
+    assert summary["seconds_per_person"] > 0
+
+
+def test_demo_prints_a_one_screen_summary(demo_run):
+    out, summary, proc = demo_run
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) <= 24 and max(len(ln) for ln in lines) <= 120
+    assert "people found: 2" in proc.stdout and str(out) in proc.stdout
+    for person in summary["people"]:  # the per-person body error is printed
+        assert f"{person['reprojection_px']['body']:.1f}" in proc.stdout
