@@ -1,0 +1,56 @@
+"""``ehps finetune``: fine-tune a trained network into a specialist (official ``config_ft_*``).
+
+Examples::
+
+    ehps finetune --from smpler_x_h32.pth.tar --specialist agora --data-root /data
+    ehps finetune --from runs/h32/model.safetensors --specialist ubody --freeze head
+    ehps finetune --from runs/h32/checkpoints/last.ckpt --mixture smplerx_top5 --set optim.epochs=2
+
+The architecture comes from the weight file (an official ``.pth.tar``, an ehps ``.safetensors``
+or an ehps training ``.ckpt``); optimiser and schedule start over (official ``start_over``):
+5 epochs, Adam 1e-5 -> 5e-7, 1M samples per epoch of the specialist mixture.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ehps.cli.train import add_common_arguments, resolve_config, run_training
+
+__all__ = ["register", "run"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "finetune", help="fine-tune a checkpoint into a specialist (official ft recipes)",
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--from", dest="source", type=Path, required=True,
+                   help="weights: official .pth.tar, ehps .safetensors or training .ckpt")
+    p.add_argument("--specialist", choices=["agora", "3dpw", "egobody", "ubody", "arctic",
+                                            "renbody"], help="official specialist mixture")
+    p.add_argument("--mixture", help="another dataset-catalog mixture instead")
+    p.add_argument("--freeze", choices=["none", "backbone", "neck_and_head", "head"],
+                   help="official fine_tune option (default none: full network)")
+    add_common_arguments(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ehps.errors import InputError
+    from ehps.training.checkpointing import weights_config
+
+    if not args.specialist and not args.mixture and not args.config:
+        raise InputError("choose --specialist NAME or --mixture NAME (or a --config)")
+    mc = weights_config(args.source)
+    variant = mc.name or ("smplerx_h32" if mc.family == "smplerx" else "smplestx_h")
+    tag = args.specialist or "agora"
+    extra: dict = {"name": f"ft_{args.specialist or args.mixture or 'custom'}",
+                   "model": {"variant": variant, "init_from": str(args.source.resolve())}}
+    if args.mixture:
+        extra["data"] = {"mixture": args.mixture}
+    if args.freeze:
+        extra["model"]["freeze"] = args.freeze
+    cfg = resolve_config(f"smplerx_ft_{tag}", args, extra)
+    return run_training(cfg, args)

@@ -1,0 +1,133 @@
+"""Training presets as code: every zoo variant x dataset mix, and the six specialists.
+
+Names (official recipe, official-spec c.3 / c.5):
+
+- ``smplerx_{s,b,l,h}{5,10,20,32}``: SMPLer-X on the top-K mixture (``smplerx_topK``), Adam
+  1e-5 -> 1e-6 over 10 epochs, batch 32 per GPU (16 for ViT-H), ViTPose initialisation
+  (``model.vitpose`` must be set to the file), L5 with lr 2e-5;
+- ``smplestx_{s,b,l,h}40``: SMPLest-X on the released (SynHand template) mixture, 20 epochs,
+  batch 16, lr 1e-5 -> 1e-6;
+- ``smplerx_ft_{agora,3dpw,egobody,ubody,arctic,renbody}``: specialists fine-tuned from H32
+  (``model.init_from``), 5 epochs, lr 1e-5 -> 5e-7, total_data_len 1M, batch 16, full-network
+  tuning (``model.freeze`` may pick an official ``fine_tune`` option);
+- ``synthetic_smplerx`` / ``synthetic_smplestx``: narrow networks for the CPU end-to-end check
+  on data written by ``ehps synth`` (``data.humandata`` must be set).
+
+The official runs were fp32, so the presets keep ``trainer.precision = "32-true"``;
+``--precision bf16-mixed`` (or a YAML override) switches to bf16 autocast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ehps.errors import InputError
+from ehps.training.config import (
+    CheckpointSection,
+    DataSection,
+    ModelSection,
+    OptimSection,
+    TrainConfig,
+    TrainerSection,
+)
+
+__all__ = ["register_train_preset", "get_train_preset", "list_train_presets", "SPECIALISTS",
+           "NARROW_OVERRIDES"]
+
+_PRESETS: dict[str, Callable[[], TrainConfig]] = {}
+
+SPECIALISTS: tuple[str, ...] = ("agora", "3dpw", "egobody", "ubody", "arctic", "renbody")
+
+#: Narrow architectures for CPU training from scratch (keep the 512x384 input contract).
+NARROW_OVERRIDES: dict[str, dict[str, object]] = {
+    "smplerx": {"embed_dim": 64, "depth": 2, "num_heads": 4, "head_dim": 64, "box_dim": 32,
+                "drop_path_rate": 0.0},
+    "smplestx": {"embed_dim": 64, "depth": 2, "num_heads": 4, "decoder_depth": 2,
+                 "decoder_heads": 4, "decoder_head_dim": 16, "decoder_dim_out": 64,
+                 "drop_path_rate": 0.0},
+}
+
+
+def register_train_preset(name: str) -> Callable[[Callable[[], TrainConfig]],
+                                                 Callable[[], TrainConfig]]:
+    """Decorator: register a zero-argument :class:`TrainConfig` factory."""
+
+    def wrap(factory: Callable[[], TrainConfig]) -> Callable[[], TrainConfig]:
+        if name in _PRESETS:
+            raise ValueError(f"training preset {name!r} is already registered")
+        _PRESETS[name] = factory
+        return factory
+
+    return wrap
+
+
+def list_train_presets() -> list[str]:
+    return sorted(_PRESETS)
+
+
+def get_train_preset(name: str) -> TrainConfig:
+    """A fresh config of preset ``name`` (``-`` and case tolerated)."""
+    key = name.strip().lower().replace("-", "_")
+    if key not in _PRESETS:
+        raise InputError(
+            f"unknown training preset {name!r}; available: {', '.join(list_train_presets())}"
+        )
+    return _PRESETS[key]()
+
+
+def _smplerx(size: str, k: int) -> TrainConfig:
+    return TrainConfig(
+        name=f"smplerx_{size}{k}",
+        model=ModelSection(variant=f"smplerx_{size}32"),
+        data=DataSection(mixture=f"smplerx_top{k}", batch_size=16 if size == "h" else 32),
+        optim=OptimSection(lr=2e-5 if (size, k) == ("l", 5) else 1e-5, min_lr=1e-6, epochs=10),
+        trainer=TrainerSection(seed=2023),
+        checkpoint=CheckpointSection(every_n_steps=2000),
+    )
+
+
+def _smplestx(size: str) -> TrainConfig:
+    return TrainConfig(
+        name=f"smplestx_{size}40",
+        model=ModelSection(variant=f"smplestx_{size}"),
+        data=DataSection(mixture="smplestx_release", batch_size=16),
+        optim=OptimSection(lr=1e-5, min_lr=1e-6, epochs=20),
+        trainer=TrainerSection(seed=2023),
+        checkpoint=CheckpointSection(every_n_steps=2000),
+    )
+
+
+def _specialist(tag: str) -> TrainConfig:
+    return TrainConfig(
+        name=f"smplerx_ft_{tag}",
+        model=ModelSection(variant="smplerx_h32"),
+        data=DataSection(mixture=f"smplerx_ft_{tag}", batch_size=16, total_data_len=1_000_000),
+        optim=OptimSection(lr=1e-5, min_lr=5e-7, epochs=5),
+        trainer=TrainerSection(seed=2023),
+        checkpoint=CheckpointSection(every_n_steps=2000),
+    )
+
+
+def _synthetic(family: str) -> TrainConfig:
+    variant = "smplerx_s32" if family == "smplerx" else "smplestx_s"
+    return TrainConfig(
+        name=f"synthetic_{family}",
+        model=ModelSection(variant=variant, overrides=dict(NARROW_OVERRIDES[family]),
+                           head_init="data_mean"),
+        data=DataSection(strategy="concat", batch_size=16, num_workers=1, augment=True),
+        optim=OptimSection(lr=5e-4, min_lr=1e-5, epochs=100, max_steps=2000),
+        trainer=TrainerSection(seed=0, log_every_n_steps=20, val_every_n_steps=200,
+                               threads=1),
+        checkpoint=CheckpointSection(every_n_steps=500, keep_last=2),
+    )
+
+
+for _size in ("s", "b", "l", "h"):
+    for _k in (5, 10, 20, 32):
+        register_train_preset(f"smplerx_{_size}{_k}")(
+            lambda s=_size, k=_k: _smplerx(s, k))
+    register_train_preset(f"smplestx_{_size}40")(lambda s=_size: _smplestx(s))
+for _tag in SPECIALISTS:
+    register_train_preset(f"smplerx_ft_{_tag}")(lambda t=_tag: _specialist(t))
+for _fam in ("smplerx", "smplestx"):
+    register_train_preset(f"synthetic_{_fam}")(lambda f=_fam: _synthetic(f))
