@@ -151,6 +151,7 @@ def recall(data: Path, threads: int) -> None:
     import cv2
 
     from ehps.detection import MediapipeDetector
+    from ehps.detection.recall import match_torso_centres
     from ehps.detection.search import search_windows
 
     video = data / "vtest.avi"
@@ -177,27 +178,11 @@ def recall(data: Path, threads: int) -> None:
             t0 = time.perf_counter()
             people = det(image)
             times.append(time.perf_counter() - t0)
-            t, f = _match(people, VTEST_PEOPLE[index])
+            t, f = match_torso_centres(people, VTEST_PEOPLE[index])
             tp, fp, found = tp + t, fp + f, found + len(people)
         n_win = len(search_windows(576, 768, "dense" if mode == "auto" else mode))
         print(f"{mode:6s} {n_win:7d} {found:5d} {tp:4d} {fp:4d} {tp / total:6.2f} "
               f"{statistics.median(times) * 1e3:8.0f}")
-
-
-def _match(people: list[Any], truth: list[tuple[int, int]]) -> tuple[int, int]:
-    used: set[int] = set()
-    for point in truth:
-        best = None
-        for i, p in enumerate(people):
-            x, y, w, h = p.bbox_xywh
-            if i in used or not (x <= point[0] <= x + w and y <= point[1] <= y + h):
-                continue
-            dist = float(np.hypot(*(p.body_2d[[11, 12, 23, 24]].mean(0) - point)))
-            if best is None or dist < best[0]:
-                best = (dist, i)
-        if best is not None:
-            used.add(best[1])
-    return len(used), len(people) - len(used)
 
 
 def main() -> None:

@@ -10,51 +10,21 @@ raise, so that any network access by any library fails loudly instead of succeed
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from ehps.structures import SMPLX_PARAM_KEYS
+from offline_run import offline_python
 
 pytestmark = pytest.mark.embedded
-
-_SOCKET_GUARD = """
-import socket, sys
-def _blocked(*args, **kwargs):
-    raise OSError("network access is blocked in this test")
-socket.socket.connect = _blocked
-socket.socket.connect_ex = _blocked
-socket.create_connection = _blocked
-socket.getaddrinfo = _blocked
-from ehps.cli.main import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
-def _unshare_works() -> bool:
-    exe = shutil.which("unshare")
-    if exe is None:
-        return False
-    try:
-        return subprocess.run([exe, "-n", "true"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-def _offline_command(args: list[str]) -> list[str]:
-    if _unshare_works():
-        return ["unshare", "-n", sys.executable, "-m", "ehps", *args]
-    return [sys.executable, "-c", _SOCKET_GUARD, *args]
-
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "ehps_demo"
-    cmd = _offline_command(["demo", "--out", str(out)])
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    cmd, env = offline_python(["-m", "ehps", "demo", "--out", str(out)], out.parent / "hook")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out, json.loads((out / "summary.json").read_text()), proc
 

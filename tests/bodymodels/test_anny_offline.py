@@ -5,12 +5,12 @@ refused by a ``sitecustomize`` hook (an equivalent check: any download attempt t
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from offline_run import offline_python
 
 pytestmark = pytest.mark.embedded
 
@@ -26,34 +26,10 @@ assert torch.isfinite(out.vertices).all() and kp["face"].shape == (2, 478, 3)
 print("FORWARD-OK", float(out.vertices[..., 1].amax() - out.vertices[..., 1].amin()))
 """
 
-BLOCK_SOCKETS = """
-import socket
-def _refuse(*args, **kwargs):
-    raise OSError("network access attempted during the offline check")
-socket.socket.connect = _refuse
-socket.socket.connect_ex = _refuse
-socket.create_connection = _refuse
-socket.getaddrinfo = _refuse
-"""
-
-
-def _unshare_available() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
-
-
 def run_offline(cache_dir: Path, workdir: Path, timeout: float) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env.pop("ANNY_CACHE_DIR", None)
-    cmd = [sys.executable, "-c", CHILD, str(cache_dir)]
-    if _unshare_available():
-        cmd = ["unshare", "-n", *cmd]
-    else:
-        hook = workdir / "hook"
-        hook.mkdir(exist_ok=True)
-        (hook / "sitecustomize.py").write_text(BLOCK_SOCKETS)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(hook), env.get("PYTHONPATH")]))
+    cmd, env = offline_python(["-c", CHILD, str(cache_dir)], workdir / "hook", env)
     # Run from a neutral directory (never from inside the anny package: its typing.py would
     # shadow the standard library's).
     return subprocess.run(

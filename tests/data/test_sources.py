@@ -17,7 +17,13 @@ from ehps.bodymodels.joint_sets import JOINT_137_FLIP_PAIRS, JOINT_137_NAMES
 from ehps.data.catalog import DatasetSpec, get_dataset_spec
 from ehps.data.datasets import build_source
 from ehps.data.datasets.agora import AGORA_127_NAMES
-from ehps.data.datasets.common import process_bboxes
+from ehps.data.datasets.common import (
+    coco_body_box,
+    every_nth,
+    fit_and_camera,
+    official_shuffle,
+    process_bboxes,
+)
 from ehps.data.datasets.ehf import read_ply_vertices
 from ehps.data.datasets.humandata_source import HumanDataSource
 from ehps.data.datasets.mpii import MPII_NAMES
@@ -42,6 +48,31 @@ def test_process_bboxes_matches_scalar_version() -> None:
         assert valid[k] == (ref is not None)
         if ref is not None:
             np.testing.assert_allclose(got[k], ref, rtol=1e-5, atol=1e-3)
+
+
+def test_loader_helpers_match_the_official_loops() -> None:
+    items = [f"ann{i}" for i in range(23)]
+    for interval in (0, 1, 3, 5):
+        ref = [a for count, a in enumerate(items, start=1) if count % max(1, interval) == 0]
+        assert list(every_nth(items, interval)) == ref
+    ref = list(items)
+    random.seed(7)
+    random.shuffle(ref)  # the official one-time shuffle
+    assert official_shuffle(items, 7) == ref
+    assert official_shuffle(items, None) == items
+    hw, box = coco_body_box({"width": 640, "height": 480}, [10, 20, 100, 50], 1.25)
+    assert hw == (480, 640)
+    np.testing.assert_array_equal(box, process_bbox(np.array([10, 20, 100, 50], np.float32),
+                                                    640, 480, ratio=1.25))
+    assert coco_body_box({"width": 640, "height": 480}, [10, 20, 0, 50], 1.25)[1] is None
+    assert fit_and_camera(None) == (None, None, None)
+    entry = {"smplx_param": {"root_pose": [0.1, 0.2, 0.3], "lhand_pose": [0.0] * 45},
+             "cam_param": {"focal": [500, 510], "princpt": [320, 240]}}
+    fit, focal, princpt = fit_and_camera(entry, lhand_valid=False)
+    np.testing.assert_allclose(fit.global_orient, [0.1, 0.2, 0.3], rtol=1e-6)
+    assert fit.left_hand_pose is None  # the flag reaches fit_from_official_dict
+    assert focal.dtype == np.float32 and focal.tolist() == [500, 510]
+    assert princpt.tolist() == [320, 240]
 
 
 def test_row_selection_and_official_shuffle(data_root: Path) -> None:

@@ -21,7 +21,7 @@ from ehps.data.humandata_conventions import SMPLX_137_MAPPING
 from ehps.data.sampling import MultiDatasetSampler
 from ehps.data.training_dataset import TrainingDataset
 from ehps.data.transforms import AugParams, flip_pose, inplane_rotation, rotate_root_pose
-from ehps.data.types import Annotation, FitParams
+from ehps.data.types import Annotation, FitParams, Sample
 from ehps.errors import InputError
 from ehps.geometry.crop import process_bbox
 
@@ -77,13 +77,17 @@ def test_unaugmented_sample_matches_analytic_targets(data_root: Path) -> None:
     assert s.image.shape == (3, 512, 384) and 0 <= s.image.min() and s.image.max() <= 1
 
 
-def test_flip_mirrors_every_target(data_root: Path) -> None:
+def _plain_and_augmented(data_root: Path, aug: AugParams) -> tuple[Sample, Sample]:
+    """The first row of a fresh two-row dataset, without and with the augmentation ``aug``."""
     write_humandata_dataset(data_root, "A", n=2)
     src = HumanDataSource(_spec("A"), data_root, shuffle_seed=None)
     ds = TrainingDataset([src], augment=False)
     ann = src.annotation(0)
-    a = ds.make_sample(ann)
-    b = ds.make_sample(ann, AugParams(flip=True))
+    return ds.make_sample(ann), ds.make_sample(ann, aug)
+
+
+def test_flip_mirrors_every_target(data_root: Path) -> None:
+    a, b = _plain_and_augmented(data_root, AugParams(flip=True))
     perm = np.arange(137)
     from ehps.bodymodels.joint_sets import JOINT_137_FLIP_PAIRS
 
@@ -106,12 +110,7 @@ def test_flip_mirrors_every_target(data_root: Path) -> None:
 
 
 def test_rotation_rotates_3d_targets_and_root(data_root: Path) -> None:
-    write_humandata_dataset(data_root, "A", n=2)
-    src = HumanDataSource(_spec("A"), data_root, shuffle_seed=None)
-    ds = TrainingDataset([src], augment=False)
-    ann = src.annotation(0)
-    a = ds.make_sample(ann)
-    b = ds.make_sample(ann, AugParams(scale=1.1, rot_deg=25.0))
+    a, b = _plain_and_augmented(data_root, AugParams(scale=1.1, rot_deg=25.0))
     rot = inplane_rotation(25.0)
     np.testing.assert_allclose(b.joint_cam, a.joint_cam @ rot.T, atol=1e-5)
     np.testing.assert_allclose(b.smplx_joint_cam, a.smplx_joint_cam @ rot.T, atol=1e-5)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from ehps.detection import MediapipeDetector, PersonLandmarks
+from ehps.detection.recall import match_torso_centres
 from ehps.errors import InputError
 
 pytestmark = pytest.mark.embedded
@@ -193,24 +194,6 @@ VTEST_PEOPLE = {
 }
 
 
-def match_people(people: list[PersonLandmarks], truth: list[tuple[int, int]]) -> tuple[int, int]:
-    """(true positives, false positives): each true centre is matched once to an unused person
-    whose box contains it (the nearest torso first)."""
-    used: set[int] = set()
-    for point in truth:
-        best = None
-        for i, p in enumerate(people):
-            x, y, w, h = p.bbox_xywh
-            if i in used or not (x <= point[0] <= x + w and y <= point[1] <= y + h):
-                continue
-            dist = float(np.hypot(*(p.body_2d[[11, 12, 23, 24]].mean(0) - point)))
-            if best is None or dist < best[0]:
-                best = (dist, i)
-        if best is not None:
-            used.add(best[1])
-    return len(used), len(people) - len(used)
-
-
 def test_surveillance_recall(detector, shared_data):
     cv2 = pytest.importorskip("cv2")
     video = shared_data / "vtest.avi"
@@ -222,7 +205,7 @@ def test_surveillance_recall(detector, shared_data):
         cap.set(cv2.CAP_PROP_POS_FRAMES, index)
         ok, frame = cap.read()
         assert ok
-        t, f = match_people(detector(np.ascontiguousarray(frame[:, :, ::-1])), truth)
+        t, f = match_torso_centres(detector(np.ascontiguousarray(frame[:, :, ::-1])), truth)
         tp, fp, total = tp + t, fp + f, total + len(truth)
     cap.release()
     assert tp / total >= 0.7 and fp <= 1, (tp, fp, total)

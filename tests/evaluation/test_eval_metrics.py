@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import roma
 import torch
+from eval_reference import rigid_align_np
 from scipy.spatial import procrustes as scipy_procrustes
 from scipy.spatial.transform import Rotation
 
@@ -30,25 +31,8 @@ def _points(b: int, n: int, seed: int = 0) -> torch.Tensor:
 
 
 def _official_rigid_align_loop(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-sample numpy transcription of the documented Umeyama formula (reference)."""
-    out = []
-    for src, dst in zip(a, b):
-        n = src.shape[0]
-        ca, cb = src.mean(0), dst.mean(0)
-        h = (src - ca).T @ (dst - cb) / n
-        u, s, vt = np.linalg.svd(h)
-        r = vt.T @ u.T
-        if np.linalg.det(r) < 0:
-            s = s.copy()
-            s[-1] = -s[-1]
-            vt = vt.copy()
-            vt[2] = -vt[2]
-            r = vt.T @ u.T
-        var = np.var(src, axis=0).sum()
-        c = s.sum() / var
-        t = cb - c * r @ ca
-        out.append((c * r @ src.T).T + t)
-    return np.stack(out)
+    """Per-sample loop of the documented Umeyama formula (:func:`rigid_align_np`, reference)."""
+    return np.stack([rigid_align_np(src, dst) for src, dst in zip(a, b)])
 
 
 def test_procrustes_matches_roma_registration():

@@ -12,21 +12,9 @@ import torch
 from ehps.cli.main import main
 from ehps.export.onnx import check_onnx, default_output_names, export_onnx
 from ehps.modeling import build_model, save_model
+from modeling_tiny import TINY
 
 ort = pytest.importorskip("onnxruntime")
-
-#: Tiny widths everywhere (ViT, SMPLer-X head/box widths, SMPLest-X decoder) for fast CPU tests.
-TINY = {
-    "embed_dim": 32,
-    "depth": 2,
-    "num_heads": 2,
-    "box_dim": 32,
-    "head_dim": 32,
-    "decoder_depth": 2,
-    "decoder_heads": 2,
-    "decoder_head_dim": 16,
-    "decoder_dim_out": 32,
-}
 
 
 def _run(path: Path, images: torch.Tensor, names) -> list[np.ndarray]:

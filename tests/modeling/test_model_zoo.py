@@ -8,19 +8,7 @@ import torch
 
 from ehps.errors import InputError
 from ehps.modeling import ModelConfig, Prediction, build_model, get_config, list_models
-
-#: Tiny widths everywhere (ViT, SMPLer-X head/box widths, SMPLest-X decoder) for fast CPU tests.
-TINY = {
-    "embed_dim": 32,
-    "depth": 2,
-    "num_heads": 2,
-    "box_dim": 32,
-    "head_dim": 32,
-    "decoder_depth": 2,
-    "decoder_heads": 2,
-    "decoder_head_dim": 16,
-    "decoder_dim_out": 32,
-}
+from modeling_tiny import TINY
 
 #: Published / spec totals in millions (official-spec a.1, b.4; README of the official repos).
 OFFICIAL_PARAMS_M = {

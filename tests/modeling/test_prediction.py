@@ -8,19 +8,7 @@ import torch
 
 from ehps.geometry.rotations import rot6d_to_rotmat
 from ehps.modeling import ROTATION_GROUPS, build_model
-
-#: Tiny widths everywhere (ViT, SMPLer-X head/box widths, SMPLest-X decoder) for fast CPU tests.
-TINY = {
-    "embed_dim": 32,
-    "depth": 2,
-    "num_heads": 2,
-    "box_dim": 32,
-    "head_dim": 32,
-    "decoder_depth": 2,
-    "decoder_heads": 2,
-    "decoder_head_dim": 16,
-    "decoder_dim_out": 32,
-}
+from modeling_tiny import TINY
 
 
 def _predict(variant: str):

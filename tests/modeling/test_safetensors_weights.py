@@ -21,19 +21,7 @@ from ehps.modeling import (
 )
 from ehps.modeling.synthetic import write_synthetic_official_checkpoint
 from ehps.modeling.weights import read_metadata, write_safetensors
-
-#: Tiny widths everywhere (ViT, SMPLer-X head/box widths, SMPLest-X decoder) for fast CPU tests.
-TINY = {
-    "embed_dim": 32,
-    "depth": 2,
-    "num_heads": 2,
-    "box_dim": 32,
-    "head_dim": 32,
-    "decoder_depth": 2,
-    "decoder_heads": 2,
-    "decoder_head_dim": 16,
-    "decoder_dim_out": 32,
-}
+from modeling_tiny import TINY
 
 
 def _outputs(model, images):

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="ehps_demo", help="output folder (default: ./ehps_demo)")
     p.add_argument("--body-model", choices=("anny", "smplx"), default="anny",
                    help="body model to fit (smplx needs the official model files)")
-    p.add_argument("--smplx-path", default=None,
+    p.add_argument("--smplx-path", "--smplx-dir", dest="smplx_path", default=None,
                    help="SMPL-X model folder (else $EHPS_BODY_MODELS, then the user data dir)")
     p.add_argument("--no-side-view", action="store_true",
                    help="overlay without the side-view panel")

@@ -33,15 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--benchmark", "-b", help="benchmark name (see --list)")
     p.add_argument("--data-root", type=Path, help="folder holding the benchmark's files")
-    p.add_argument("--weights", type=Path, help="official .pth.tar or ehps .safetensors")
-    p.add_argument("--model", default=None,
+    p.add_argument("--weights", "--checkpoint", dest="weights", type=Path,
+                   help="official .pth.tar or ehps .safetensors")
+    p.add_argument("--model", "--variant", dest="model", default=None,
                    help="zoo variant of the weights (e.g. smplerx_h32); inferred when omitted")
     p.add_argument("--protocol", default=None,
                    help="evaluation protocol (default: the benchmark's first; 3DPW: smplerx, "
                         "smplestx or h36m; HumanData sets: smplerx or smplestx)")
     p.add_argument("--out", type=Path, default=Path("ehps_eval"),
                    help="output folder (default: ./ehps_eval)")
-    p.add_argument("--smplx-dir", type=Path, default=None,
+    p.add_argument("--smplx-dir", "--smplx-path", dest="smplx_dir", type=Path, default=None,
                    help="SMPL-X model folder (default: $EHPS_BODY_MODELS or the user data dir)")
     p.add_argument("--smpl-dir", type=Path, default=None, help="SMPL model folder (3DPW)")
     p.add_argument("--smplx2smpl", type=Path, default=None,

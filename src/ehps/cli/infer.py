@@ -32,15 +32,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="image files, folders, glob patterns (quote them) or video files")
     p.add_argument("--out", default="ehps_infer", help="output folder (default: ./ehps_infer)")
     g = p.add_argument_group("estimator")
-    g.add_argument("--checkpoint", default=None, metavar="PATH",
+    g.add_argument("--checkpoint", "--weights", dest="checkpoint", default=None, metavar="PATH",
                    help="official .pth.tar or ehps .safetensors weights; default: the embedded "
                         "estimator (no weights needed)")
-    g.add_argument("--variant", default=None,
+    g.add_argument("--variant", "--model", dest="variant", default=None,
                    help="zoo name of an official checkpoint (e.g. smplerx_b32); inferred from "
                         "the weights when omitted")
     g.add_argument("--body-model", choices=("anny", "smplx"), default="anny",
                    help="embedded estimator only: body model to fit (default anny)")
-    g.add_argument("--smplx-path", default=None,
+    g.add_argument("--smplx-path", "--smplx-dir", dest="smplx_path", default=None,
                    help="SMPL-X model folder (else $EHPS_BODY_MODELS, then the user data dir)")
     g.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     g.add_argument("--batch-size", type=_positive_int, default=16,

@@ -7,9 +7,6 @@ are imported on first attribute access, so ``import ehps.detection`` stays cheap
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from ehps.detection.base import (
     BODY_LANDMARK_NAMES,
     NUM_BODY,
@@ -18,6 +15,7 @@ from ehps.detection.base import (
     Detector,
     PersonLandmarks,
 )
+from ehps.utils.lazy import lazy_getattr
 
 _LAZY = {
     "MediapipeDetector": "ehps.detection.mediapipe_detector",
@@ -36,8 +34,4 @@ __all__ = [
     *_LAZY,
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ehps.detection' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

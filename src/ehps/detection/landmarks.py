@@ -41,6 +41,7 @@ from ehps.detection.ssd import FACE_SHORT_RANGE_SSD, decode_detections, ssd_anch
 __all__ = [
     "PoseResult",
     "PoseLandmarker",
+    "PartResult",
     "HandResult",
     "HandLandmarker",
     "FaceResult",
@@ -148,14 +149,20 @@ class PoseLandmarker:
 
 
 @dataclass
-class HandResult:
-    """One hand: ``points`` (21, 3) image pixels (z relative, pixels), ``score`` hand presence,
-    ``roi`` the final crop, ``roi_from_pose`` the first crop (before the re-crop model)."""
+class PartResult:
+    """Landmarks of one hand or face: ``points`` (N, 3) image pixels (z relative, pixels),
+    ``score`` the part's presence, ``roi`` the landmark crop, ``roi_from_pose`` the first crop
+    derived from the pose."""
 
     points: np.ndarray
     score: float
     roi: Roi
     roi_from_pose: Roi
+
+
+class HandResult(PartResult):
+    """One hand: ``points`` (21, 3), ``roi`` the final crop, ``roi_from_pose`` the crop before
+    the re-crop model (fields of :class:`PartResult`)."""
 
 
 def hand_roi_from_pose(wrist: np.ndarray, pinky: np.ndarray, index: np.ndarray) -> Roi:
@@ -232,15 +239,9 @@ RIGHT_EYE_CONTOUR: tuple[int, ...] = (
 )  # fmt: skip
 
 
-@dataclass
-class FaceResult:
-    """One face: ``points`` (478, 3) image pixels (468 mesh + 5 left-iris + 5 right-iris; z
-    relative, pixels), ``score`` face presence, ``roi`` the landmark crop, ``roi_from_pose``."""
-
-    points: np.ndarray
-    score: float
-    roi: Roi
-    roi_from_pose: Roi
+class FaceResult(PartResult):
+    """One face: ``points`` (478, 3) (468 mesh + 5 left-iris + 5 right-iris) (fields of
+    :class:`PartResult`)."""
 
 
 def face_roi_from_pose(face_points: np.ndarray) -> Roi:

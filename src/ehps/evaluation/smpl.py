@@ -228,14 +228,13 @@ class SMPL(nn.Module):
         v_posed = v_shaped + torch.einsum("vck,bk->bvc", self.posedirs, feats)
         g = lbs.global_transforms(rotmats, joints_rest, self.parents, self._anc, self._n_jumps)
         a = lbs.skinning_transforms(g, joints_rest)  # (B, 24, 3, 4)
-        t = torch.einsum("vj,bjrc->bvrc", self.lbs_weights, a)  # blended per-vertex transforms
-        verts = (t[..., :3] @ v_posed.unsqueeze(-1)).squeeze(-1) + t[..., 3]
+        verts = lbs.skin(a, self.lbs_weights, v_posed.permute(2, 1, 0))  # one dense GEMM
         joints = g[:, :, :3, 3]
         if transl is not None:
             t = transl.to(dtype).reshape(-1, 3).expand(batch, 3)
             verts = verts + t[:, None]
             joints = joints + t[:, None]
-        return BodyModelOutput(vertices=verts.contiguous(), joints=joints, joint_transforms=g,
+        return BodyModelOutput(vertices=verts, joints=joints, joint_transforms=g,
                                rotmats=rotmats)
 
 

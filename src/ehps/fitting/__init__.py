@@ -11,8 +11,7 @@ Submodules: :mod:`~ehps.fitting.landmarks` (correspondences), :mod:`~ehps.fittin
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ehps.utils.lazy import lazy_getattr
 
 _LAZY = {
     "fit_people": "ehps.fitting.fitter",
@@ -28,8 +27,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ehps.fitting' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -34,8 +34,9 @@ __all__ = [
 
 #: The bundled photo (an OpenCV sample, BSD licence): two basketball players.
 DEFAULT_IMAGE = Path(__file__).resolve().parents[1] / "assets" / "basketball1.png"
-#: Mesh opacity over the photo (high: patterned clothes should not shine through the shading).
-OVERLAY_ALPHA = 0.9
+#: Mesh opacity over the photo: opaque, so patterned clothes do not shine through the shading
+#: as blotches (edges stay anti-aliased through the coverage mask).
+OVERLAY_ALPHA = 1.0
 #: Longest side of the overlay image; larger photos are drawn downscaled (memory and time).
 OVERLAY_MAX_SIDE = 1600
 

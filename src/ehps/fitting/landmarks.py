@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ehps.bodymodels.joint_sets import SMPLX_SKELETON_NAMES, VERTEX_JOINT_NAMES
 from ehps.bodymodels.output import BodyModelOutput
 
 __all__ = [
@@ -92,20 +93,7 @@ IBUG68_FLIP: np.ndarray = np.array(
 )
 
 # SMPL-X joint names of the 144-joint output that this module refers to (official order).
-_SMPLX_HAND = ("index", "middle", "pinky", "ring", "thumb")
-_SMPLX_NAMES: tuple[str, ...] = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
-    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "jaw", "left_eye_smplhf", "right_eye_smplhf",
-    *[f"left_{f}{i}" for f in _SMPLX_HAND for i in (1, 2, 3)],
-    *[f"right_{f}{i}" for f in _SMPLX_HAND for i in (1, 2, 3)],
-    "nose", "right_eye", "left_eye", "right_ear", "left_ear",
-    "left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe",
-    "right_heel",
-    *[f"left_{f}" for f in ("thumb", "index", "middle", "ring", "pinky")],
-    *[f"right_{f}" for f in ("thumb", "index", "middle", "ring", "pinky")],
-)  # fmt: skip
+_SMPLX_NAMES: tuple[str, ...] = SMPLX_SKELETON_NAMES + VERTEX_JOINT_NAMES
 _FACE51_START = 76  # iBUG 17..67 follow the 76 joints above
 _CONTOUR_START = 127  # iBUG 0..16
 

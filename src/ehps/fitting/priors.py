@@ -76,6 +76,11 @@ HAND_LIMITS_DEG: dict[str, tuple[tuple[float, float], ...]] = {
     "thumb3": ((-25, 25), (-70, 30), (-50, 50)),
 }
 _HAND_ORDER = ("index", "middle", "pinky", "ring", "thumb")
+#: (finger, segment 1-3, key of the hand tables) of the 15 hand joints in SMPL-X order.
+_HAND_JOINTS: tuple[tuple[str, int, str], ...] = tuple(
+    (finger, seg, f"thumb{seg}" if finger == "thumb" else f"finger{seg}")
+    for finger in _HAND_ORDER for seg in (1, 2, 3)
+)
 
 JAW_LIMITS_DEG: tuple[tuple[float, float], ...] = ((-3, 35), (-6, 6), (-6, 6))
 
@@ -141,11 +146,7 @@ def _body_prior_weights() -> np.ndarray:
 def hand_limits(side: str) -> np.ndarray:
     """(15, 3, 2) float32 radians for one hand's joints in SMPL-X order (index, middle, pinky,
     ring, thumb; segments 1-3), in the *flat-hand* convention (zero = straight fingers)."""
-    rows = []
-    for finger in _HAND_ORDER:
-        for seg in (1, 2, 3):
-            key = f"thumb{seg}" if finger == "thumb" else f"finger{seg}"
-            rows.append(_side_table(HAND_LIMITS_DEG, key, side == "right"))
+    rows = [_side_table(HAND_LIMITS_DEG, key, side == "right") for _, _, key in _HAND_JOINTS]
     return np.radians(np.stack(rows)).astype(np.float32)
 
 
@@ -154,12 +155,10 @@ def _hand_prior(side: str) -> tuple[np.ndarray, np.ndarray]:
     mean = np.zeros((15, 3), np.float32)
     weights = np.zeros((15, 3), np.float32)
     sign = -1.0 if side == "left" else 1.0  # flexion is -rz on the left, +rz on the right
-    for f, finger in enumerate(_HAND_ORDER):
-        for seg in (1, 2, 3):
-            key = f"thumb{seg}" if finger == "thumb" else f"finger{seg}"
-            weights[3 * f + seg - 1] = HAND_PRIOR_WEIGHTS[key]
-            if finger != "thumb":
-                mean[3 * f + seg - 1, 2] = sign * math.radians(HAND_REST_FLEXION[seg - 1])
+    for i, (finger, seg, key) in enumerate(_HAND_JOINTS):
+        weights[i] = HAND_PRIOR_WEIGHTS[key]
+        if finger != "thumb":
+            mean[i, 2] = sign * math.radians(HAND_REST_FLEXION[seg - 1])
     return mean, weights
 
 

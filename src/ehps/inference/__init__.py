@@ -5,8 +5,7 @@ outputs (:mod:`~ehps.inference.writer`). Heavy modules load on first attribute a
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ehps.utils.lazy import lazy_getattr
 
 _LAZY = {
     "Predictor": "ehps.inference.predictor",
@@ -21,8 +20,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ehps.inference' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)

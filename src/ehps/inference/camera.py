@@ -93,14 +93,7 @@ def to_shared_camera(
     Returns:
         (3,) float32 translation that places the same mesh in the shared camera.
     """
-    t = np.asarray(transl, np.float64).reshape(3)
-    a = np.asarray(anchor, np.float64).reshape(3)
-    p = a + t
-    if not p[2] > 0:
-        raise InputError(f"the person is not in front of its camera (root depth {p[2]:.3g} m)")
-    uv = project(p, k_person)
-    depth = p[2] * geometric_focal(k_shared) / geometric_focal(k_person)
-    return (_backproject(uv, np.asarray(depth), k_shared) - a).astype(np.float32)
+    return _change_camera(transl, anchor, k_person, k_shared, "its camera")
 
 
 def from_shared_camera(
@@ -110,14 +103,23 @@ def from_shared_camera(
     k_shared: Intrinsics,
 ) -> np.ndarray:
     """Exact inverse of :func:`to_shared_camera`: shared-camera translation -> person camera."""
-    t = np.asarray(transl_full, np.float64).reshape(3)
+    return _change_camera(transl_full, anchor, k_shared, k_person, "the camera")
+
+
+def _change_camera(
+    transl: np.ndarray, anchor: np.ndarray, k_src: Intrinsics, k_dst: Intrinsics, seen_by: str
+) -> np.ndarray:
+    """(3,) translation in camera ``k_src`` -> (3,) float32 translation in ``k_dst`` that puts the
+    anchor on the same pixel, its depth scaled by the focal ratio dst / src (metres).
+    ``seen_by`` names the source camera in the error message."""
+    t = np.asarray(transl, np.float64).reshape(3)
     a = np.asarray(anchor, np.float64).reshape(3)
     p = a + t
     if not p[2] > 0:
-        raise InputError(f"the person is not in front of the camera (root depth {p[2]:.3g} m)")
-    uv = project(p, k_shared)
-    depth = p[2] * geometric_focal(k_person) / geometric_focal(k_shared)
-    return (_backproject(uv, np.asarray(depth), k_person) - a).astype(np.float32)
+        raise InputError(f"the person is not in front of {seen_by} (root depth {p[2]:.3g} m)")
+    uv = project(p, k_src)
+    depth = p[2] * geometric_focal(k_dst) / geometric_focal(k_src)
+    return (_backproject(uv, np.asarray(depth), k_dst) - a).astype(np.float32)
 
 
 def parse_intrinsics(text: str) -> Intrinsics:

@@ -19,8 +19,10 @@ from ehps.bodymodels.joint_sets import (
     JOINT_137_ROOT_IDX,
     JOINT_137_RWRIST_IDX,
 )
+from ehps.data.types import Batch
 from ehps.errors import InputError
 from ehps.geometry.camera import BODY_INPUT_HW, CROP_FOCAL, CROP_PRINCPT
+from ehps.modeling.prediction import Prediction
 
 __all__ = [
     "HEATMAP_HW",
@@ -31,6 +33,8 @@ __all__ = [
     "project_to_heatmap",
     "pelvis_relative",
     "part_relative",
+    "shape_expr_terms",
+    "supervision_joints",
 ]
 
 _IDX_137: list[int] = [int(i) for i in JOINT_137_IDX]
@@ -104,3 +108,33 @@ def part_relative(joints: torch.Tensor) -> torch.Tensor:
         r = JOINT_137_PARTS[part]
         out[:, r.start : r.stop] = joints[:, r.start : r.stop] - joints[:, anchor : anchor + 1]
     return out
+
+
+def supervision_joints(
+    joints_cam: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The three joint sets both losses supervise, from the (B, 144, 3) SMPL-X joints.
+
+    Args:
+        joints_cam: (B, 144, 3) crop-camera joints in metres, translation included.
+
+    Returns:
+        ``(joint_proj, joint_cam_wo_trans, joint_cam_part_rel)``: (B, 137, 2) projected joints in
+        heatmap units, (B, 137, 3) pelvis-relative joints and (B, 137, 3) part-relative joints
+        (hands wrist-relative, face neck-relative), both in metres.
+    """
+    j137 = joints_137(joints_cam)
+    jc_wo = pelvis_relative(j137)
+    return project_to_heatmap(j137), jc_wo, part_relative(jc_wo)
+
+
+def shape_expr_terms(
+    pred: Prediction, batch: Batch, shape_weight: float, expr_weight: float
+) -> dict[str, torch.Tensor]:
+    """The ``smplx_shape`` (B, 10) and ``smplx_expr`` (B, 10) masked L1 terms, weighted."""
+    return {
+        "smplx_shape": masked_l1(pred.betas, batch.smplx_shape,
+                                 batch.smplx_shape_valid[:, None]) * shape_weight,
+        "smplx_expr": masked_l1(pred.expression, batch.smplx_expr,
+                                batch.smplx_expr_valid[:, None]) * expr_weight,
+    }

@@ -39,11 +39,9 @@ from ehps.geometry.camera import CROP_INPUT_HW
 from ehps.losses.common import (
     HEATMAP_HW,
     coord_l1,
-    joints_137,
     masked_l1,
-    part_relative,
-    pelvis_relative,
-    project_to_heatmap,
+    shape_expr_terms,
+    supervision_joints,
     total_loss,
 )
 from ehps.modeling.prediction import Prediction
@@ -129,16 +127,10 @@ def smplerx_loss_terms(
     if w.smplx_orient is not None:
         terms["smplx_orient"] = pose_l1[:, :3] * w.smplx_orient
     terms["smplx_pose"] = (pose_l1 if w.supervise_root else pose_l1[:, 3:]) * w.smplx_pose
-    terms["smplx_shape"] = masked_l1(pred.betas, batch.smplx_shape,
-                                     batch.smplx_shape_valid[:, None]) * w.smplx_shape
-    terms["smplx_expr"] = masked_l1(pred.expression, batch.smplx_expr,
-                                    batch.smplx_expr_valid[:, None]) * w.smplx_expr
+    terms.update(shape_expr_terms(pred, batch, w.smplx_shape, w.smplx_expr))
 
     # 3D joints
-    j137 = joints_137(joints_cam)
-    joint_proj = project_to_heatmap(j137)
-    jc_wo = pelvis_relative(j137)
-    jc_ra = part_relative(jc_wo)
+    joint_proj, jc_wo, jc_ra = supervision_joints(joints_cam)
     terms["joint_cam"] = coord_l1(
         jc_wo, batch.joint_cam, batch.joint_valid[..., None] * batch.is_3d[:, None, None]
     ) * w.joint_cam

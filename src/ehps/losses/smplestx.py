@@ -40,11 +40,9 @@ from ehps.errors import InputError
 from ehps.geometry.rotations import aa_to_rotmat
 from ehps.losses.common import (
     coord_l1,
-    joints_137,
     masked_l1,
-    part_relative,
-    pelvis_relative,
-    project_to_heatmap,
+    shape_expr_terms,
+    supervision_joints,
     total_loss,
 )
 from ehps.modeling.prediction import Prediction
@@ -129,15 +127,9 @@ def smplestx_loss_terms(
     pose_l1 = masked_l1(rot.reshape(b, -1), rot_t.reshape(b, -1), valid9)
     terms["smplx_orient"] = pose_l1[:, :9] * w.smplx_orient
     terms["smplx_pose"] = pose_l1 * w.smplx_pose
-    terms["smplx_shape"] = masked_l1(pred.betas, batch.smplx_shape,
-                                     batch.smplx_shape_valid[:, None]) * w.smplx_shape
-    terms["smplx_expr"] = masked_l1(pred.expression, batch.smplx_expr,
-                                    batch.smplx_expr_valid[:, None]) * w.smplx_expr
+    terms.update(shape_expr_terms(pred, batch, w.smplx_shape, w.smplx_expr))
 
-    j137 = joints_137(joints_cam)
-    joint_proj = project_to_heatmap(j137)
-    jc_wo = pelvis_relative(j137)
-    jc_ra = part_relative(jc_wo)
+    joint_proj, jc_wo, jc_ra = supervision_joints(joints_cam)
     trunc = batch.joint_trunc.to(f)[..., None]  # (B, 137, 1)
     pelvis_trunc = trunc[:, 0, 0]  # (B,)
     mask_wo = trunc * batch.is_3d[:, None, None] * pelvis_trunc[:, None, None]

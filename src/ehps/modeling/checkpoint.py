@@ -285,7 +285,10 @@ def load_official_checkpoint(
     if variant is None:
         if guess is None:
             raise CheckpointError(
-                f"cannot infer the variant of {path} ({_describe(state_dict)}); pass variant=..."
+                f"cannot infer the variant of {path} ({_describe(state_dict)}): it does not look "
+                "like a SMPLer-X / SMPLest-X checkpoint. If it is one, name its variant "
+                "(variant=... in Python, --variant on the command line: smplerx_s32 ... "
+                "smplerx_h32, smplestx_s ... smplestx_h)"
             )
         variant = guess
     config: ModelConfig = get_config(variant, **overrides)

@@ -244,7 +244,9 @@ def convert_official_checkpoint(
     if variant is None:
         variant = infer_variant(state)
         if variant is None:
-            raise CheckpointError(f"cannot infer the variant of {src}; pass variant=...")
+            raise CheckpointError(
+                f"cannot infer the variant of {src}: name it (variant=... in Python, "
+                "--variant on the command line)")
     config = get_config(variant, **overrides)
     skeleton = build_model(config, device="meta", init=False)
     check_state_dict(skeleton, state, str(src), config.name or variant)

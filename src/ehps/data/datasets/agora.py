@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ehps.data.catalog import DatasetSpec
-from ehps.data.datasets.common import load_json, map_to_137, official_shuffle_order
+from ehps.data.datasets.common import every_nth, load_json, map_to_137, official_shuffle
 from ehps.data.datasets.mscoco import coco_index
 from ehps.data.npz_access import restricted_loads
 from ehps.data.transforms import part_relative
@@ -142,10 +142,9 @@ def load_agora(
     """Index the official AGORA training layout (4K pre-cropped images)."""
     files, data_path = spec.resolve(Path(data_root))
     images, anns = coco_index(load_json(files[0]))
-    interval = max(1, int(spec.sample_interval))
     items: list[_Item] = []
-    for count, ann in enumerate(anns, start=1):
-        if count % interval != 0 or not ann.get("is_valid", True):
+    for ann in every_nth(anns, spec.sample_interval):
+        if not ann.get("is_valid", True):
             continue
         img = images[int(ann["image_id"])]
         folder, fname = str(img["file_name_3840x2160"]).split("/")[-2:]
@@ -165,6 +164,4 @@ def load_agora(
             params=data_path / ann["smplx_param_path"], kid=bool(ann.get("kid", False)),
             ann_id=int(ann["id"]),
         ))
-    if shuffle_seed is not None:
-        items = [items[i] for i in official_shuffle_order(len(items), shuffle_seed)]
-    return AgoraSource(spec.name, items, fix_betas)
+    return AgoraSource(spec.name, official_shuffle(items, shuffle_seed), fix_betas)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -22,6 +22,10 @@ __all__ = [
     "ListSource",
     "OFFICIAL_SHUFFLE_SEED",
     "official_shuffle_order",
+    "official_shuffle",
+    "every_nth",
+    "coco_body_box",
+    "fit_and_camera",
     "process_bboxes",
     "part_box_xyxy",
     "map_to_137",
@@ -31,6 +35,8 @@ __all__ = [
 
 #: Seed of the official one-time shuffle of each dataset's item list (``random.seed(2023)``).
 OFFICIAL_SHUFFLE_SEED = 2023
+
+_T = TypeVar("_T")
 
 
 @runtime_checkable
@@ -65,6 +71,56 @@ def official_shuffle_order(n: int, seed: int = OFFICIAL_SHUFFLE_SEED) -> np.ndar
     order = list(range(n))
     random.Random(seed).shuffle(order)
     return np.asarray(order, dtype=np.int64)
+
+
+def official_shuffle(items: Sequence[_T], seed: int | None) -> list[_T]:
+    """``items`` in the order of :func:`official_shuffle_order` (as a new list, unshuffled when
+    ``seed`` is ``None``)."""
+    if seed is None:
+        return list(items)
+    return [items[i] for i in official_shuffle_order(len(items), seed)]
+
+
+def every_nth(items: Iterable[_T], interval: int) -> Iterator[_T]:
+    """The official training subsampling: items counted from 1 in order, kept when
+    ``count % interval == 0`` (an interval below 1 keeps everything)."""
+    n = max(1, int(interval))
+    for count, item in enumerate(items, start=1):
+        if count % n == 0:
+            yield item
+
+
+def coco_body_box(
+    img: dict[str, Any], box: Sequence[float], ratio: float
+) -> tuple[tuple[int, int], np.ndarray | None]:
+    """Image size and processed body box of one COCO-format annotation.
+
+    Args:
+        img: the COCO image record (``width``, ``height`` in pixels).
+        box: the annotation's raw body box, xywh pixels.
+        ratio: enlargement factor for :func:`ehps.geometry.crop.process_bbox`.
+
+    Returns:
+        ``((height, width), box)``: the box (4,) float32 xywh, or ``None`` when it is degenerate.
+    """
+    w, h = int(img["width"]), int(img["height"])
+    return (h, w), process_bbox(np.asarray(box, np.float32), w, h, ratio=ratio)
+
+
+def fit_and_camera(
+    entry: dict[str, Any] | None,
+    lhand_valid: bool | None = None,
+    rhand_valid: bool | None = None,
+    face_valid: bool | None = None,
+) -> tuple[FitParams | None, np.ndarray | None, np.ndarray | None]:
+    """An official fit record ``{"smplx_param": {...}, "cam_param": {"focal", "princpt"}}``
+    (NeuralAnnot JSON) -> ``(fit, focal (2,), princpt (2,))`` float32 pixels; all ``None`` for a
+    missing record. The validity flags are passed on to :func:`fit_from_official_dict`."""
+    if entry is None:
+        return None, None, None
+    fit = fit_from_official_dict(entry["smplx_param"], lhand_valid, rhand_valid, face_valid)
+    cam = entry["cam_param"]
+    return fit, np.asarray(cam["focal"], np.float32), np.asarray(cam["princpt"], np.float32)
 
 
 def process_bboxes(

@@ -24,13 +24,14 @@ import numpy as np
 from ehps.data.catalog import DatasetSpec
 from ehps.data.datasets.common import (
     ListSource,
+    coco_body_box,
+    every_nth,
     fit_from_official_dict,
     load_json,
-    official_shuffle_order,
+    official_shuffle,
 )
 from ehps.data.datasets.mpii import NEURALANNOT_JOINT_INVALID, NEURALANNOT_POSE_INVALID
 from ehps.data.types import Annotation
-from ehps.geometry.crop import process_bbox
 
 __all__ = ["H36M_NAMES", "TRAIN_FRAME_STRIDE", "load_human36m"]
 
@@ -65,19 +66,15 @@ def load_human36m(
         anns.extend(data["annotations"])
         cameras[subject] = load_json(parts["camera"])
         fits[subject] = load_json(parts["SMPLX_NeuralAnnot"])
-    interval = max(1, int(spec.sample_interval))
     records: list[Annotation] = []
-    for count, ann in enumerate(anns, start=1):
-        if count % interval != 0:
-            continue
+    for ann in every_nth(anns, spec.sample_interval):
         img = images[int(ann["image_id"])]
         if int(img["frame_idx"]) % TRAIN_FRAME_STRIDE != 0:
             continue
         s, a, sa, fr = (str(img[k]) for k in ("subject", "action_idx", "subaction_idx",
                                               "frame_idx"))
         cam = cameras[s][str(img["cam_idx"])]
-        w, h = int(img["width"]), int(img["height"])
-        bbox = process_bbox(np.asarray(ann["bbox"], np.float32), w, h, ratio=bbox_ratio)
+        (h, w), bbox = coco_body_box(img, ann["bbox"], bbox_ratio)
         if bbox is None:
             continue
         records.append(Annotation(
@@ -90,6 +87,4 @@ def load_human36m(
             fit_joint_invalid=NEURALANNOT_JOINT_INVALID, shape_valid=True, is_3d=True,
             dataset=spec.name, extras={"ann_id": ann["id"]},
         ))
-    if shuffle_seed is not None:
-        records = [records[i] for i in official_shuffle_order(len(records), shuffle_seed)]
-    return ListSource(spec.name, records)
+    return ListSource(spec.name, official_shuffle(records, shuffle_seed))

@@ -20,14 +20,15 @@ from ehps.bodymodels.joint_sets import JOINT_137_NAMES, ORIG_53_NAMES
 from ehps.data.catalog import DatasetSpec
 from ehps.data.datasets.common import (
     ListSource,
-    fit_from_official_dict,
+    coco_body_box,
+    every_nth,
+    fit_and_camera,
     load_json,
     map_to_137,
-    official_shuffle_order,
+    official_shuffle,
 )
 from ehps.data.datasets.mscoco import coco_index
 from ehps.data.types import Annotation
-from ehps.geometry.crop import process_bbox
 
 __all__ = ["MPII_NAMES", "NEURALANNOT_POSE_INVALID", "NEURALANNOT_JOINT_INVALID", "load_mpii"]
 
@@ -56,24 +57,15 @@ def load_mpii(
     files, image_root = spec.resolve(Path(data_root))
     images, anns = coco_index(load_json(files[0]))
     fits = load_json(files[1]) if len(files) > 1 else {}
-    interval = max(1, int(spec.sample_interval))
     records: list[Annotation] = []
-    for count, ann in enumerate(anns, start=1):
-        if count % interval != 0:
-            continue
+    for ann in every_nth(anns, spec.sample_interval):
         img = images[int(ann["image_id"])]
-        w, h = int(img["width"]), int(img["height"])
-        bbox = process_bbox(np.asarray(ann["bbox"], np.float32), w, h, ratio=bbox_ratio)
+        (h, w), bbox = coco_body_box(img, ann["bbox"], bbox_ratio)
         if bbox is None:
             continue
         kps = np.asarray(ann["keypoints"], np.float32).reshape(-1, 3)
         joints, valid = map_to_137(kps[:, :2], kps[:, 2], MPII_NAMES)
-        entry = fits.get(str(ann["id"]))
-        fit = focal = princpt = None
-        if entry is not None:
-            fit = fit_from_official_dict(entry["smplx_param"])
-            focal = np.asarray(entry["cam_param"]["focal"], np.float32)
-            princpt = np.asarray(entry["cam_param"]["princpt"], np.float32)
+        fit, focal, princpt = fit_and_camera(fits.get(str(ann["id"])))
         records.append(Annotation(
             image_path=str(image_root / img["file_name"]), image_hw=(h, w), bbox_xywh=bbox,
             joints_img=joints, joints_valid=valid, fit=fit, focal=focal, princpt=princpt,
@@ -82,6 +74,4 @@ def load_mpii(
             shape_valid=None if fit is None else True, dataset=spec.name,
             extras={"ann_id": ann["id"]},
         ))
-    if shuffle_seed is not None:
-        records = [records[i] for i in official_shuffle_order(len(records), shuffle_seed)]
-    return ListSource(spec.name, records)
+    return ListSource(spec.name, official_shuffle(records, shuffle_seed))

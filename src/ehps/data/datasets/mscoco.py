@@ -26,14 +26,15 @@ import numpy as np
 from ehps.data.catalog import DatasetSpec
 from ehps.data.datasets.common import (
     ListSource,
-    fit_from_official_dict,
+    coco_body_box,
+    every_nth,
+    fit_and_camera,
     load_json,
     map_to_137,
-    official_shuffle_order,
+    official_shuffle,
     part_box_xyxy,
 )
 from ehps.data.types import Annotation
-from ehps.geometry.crop import process_bbox
 
 __all__ = ["COCO_WHOLEBODY_134_NAMES", "merge_wholebody", "load_mscoco", "coco_index"]
 
@@ -94,16 +95,12 @@ def load_mscoco(
     files, image_root = spec.resolve(root)
     images, anns = coco_index(load_json(files[0]))
     fits = load_json(files[1]) if len(files) > 1 else {}
-    interval = max(1, int(spec.sample_interval))
     records: list[Annotation] = []
-    for count, ann in enumerate(anns, start=1):
-        if count % interval != 0:
-            continue
+    for ann in every_nth(anns, spec.sample_interval):
         if ann.get("iscrowd") or ann.get("num_keypoints", 0) == 0:
             continue
         img = images[int(ann["image_id"])]
-        w, h = int(img["width"]), int(img["height"])
-        bbox = process_bbox(np.asarray(ann["bbox"], np.float32), w, h, ratio=bbox_ratio)
+        (h, w), bbox = coco_body_box(img, ann["bbox"], bbox_ratio)
         if bbox is None:
             continue
         xy, valid = merge_wholebody(ann)
@@ -112,14 +109,10 @@ def load_mscoco(
             part_box_xyxy(ann[f"{p}_box"], w, h, bbox_ratio) if ann.get(f"{p}_valid") else None
             for p in ("lefthand", "righthand", "face")
         ]
-        entry = fits.get(str(ann["id"]))
-        fit = focal = princpt = None
-        if entry is not None:
-            fit = fit_from_official_dict(entry["smplx_param"], bool(ann.get("lefthand_valid")),
-                                         bool(ann.get("righthand_valid")),
-                                         bool(ann.get("face_valid")))
-            focal = np.asarray(entry["cam_param"]["focal"], np.float32)
-            princpt = np.asarray(entry["cam_param"]["princpt"], np.float32)
+        fit, focal, princpt = fit_and_camera(
+            fits.get(str(ann["id"])), bool(ann.get("lefthand_valid")),
+            bool(ann.get("righthand_valid")), bool(ann.get("face_valid")),
+        )
         records.append(Annotation(
             image_path=str(image_root / "train2017" / img["file_name"]),
             image_hw=(h, w), bbox_xywh=bbox,
@@ -128,6 +121,4 @@ def load_mscoco(
             fit_joint_img=True, shape_valid=None if fit is None else True, dataset=spec.name,
             extras={"ann_id": ann["id"]},
         ))
-    if shuffle_seed is not None:
-        records = [records[i] for i in official_shuffle_order(len(records), shuffle_seed)]
-    return ListSource(spec.name, records)
+    return ListSource(spec.name, official_shuffle(records, shuffle_seed))

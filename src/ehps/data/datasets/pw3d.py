@@ -20,10 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from ehps.data.catalog import DatasetSpec
-from ehps.data.datasets.common import ListSource, load_json, official_shuffle_order
+from ehps.data.datasets.common import (
+    ListSource,
+    coco_body_box,
+    every_nth,
+    load_json,
+    official_shuffle,
+)
 from ehps.data.datasets.mscoco import coco_index
 from ehps.data.types import Annotation, FitParams
-from ehps.geometry.crop import process_bbox
 
 __all__ = ["load_pw3d"]
 
@@ -37,14 +42,10 @@ def load_pw3d(
     """Read the official 3DPW training layout into annotation records."""
     files, image_root = spec.resolve(Path(data_root))
     images, anns = coco_index(load_json(files[0]))
-    interval = max(1, int(spec.sample_interval))
     records: list[Annotation] = []
-    for count, ann in enumerate(anns, start=1):
-        if count % interval != 0:
-            continue
+    for ann in every_nth(anns, spec.sample_interval):
         img = images[int(ann["image_id"])]
-        w, h = int(img["width"]), int(img["height"])
-        bbox = process_bbox(np.asarray(ann["bbox"], np.float32), w, h, ratio=bbox_ratio)
+        (h, w), bbox = coco_body_box(img, ann["bbox"], bbox_ratio)
         if bbox is None:
             continue
         smpl = ann["smpl_param"]
@@ -61,6 +62,4 @@ def load_pw3d(
             princpt=np.asarray(cam["princpt"], np.float32), targets_from_fit=True,
             shape_valid=False, is_3d=True, dataset=spec.name, extras={"ann_id": ann["id"]},
         ))
-    if shuffle_seed is not None:
-        records = [records[i] for i in official_shuffle_order(len(records), shuffle_seed)]
-    return ListSource(spec.name, records)
+    return ListSource(spec.name, official_shuffle(records, shuffle_seed))

@@ -25,15 +25,16 @@ import numpy as np
 from ehps.data.catalog import DatasetSpec
 from ehps.data.datasets.common import (
     ListSource,
-    fit_from_official_dict,
+    coco_body_box,
+    every_nth,
+    fit_and_camera,
     load_json,
     map_to_137,
-    official_shuffle_order,
+    official_shuffle,
 )
 from ehps.data.datasets.mscoco import COCO_WHOLEBODY_134_NAMES, coco_index, merge_wholebody
 from ehps.data.types import Annotation
 from ehps.errors import InputError
-from ehps.geometry.crop import process_bbox
 
 __all__ = ["load_ubody", "scale_box_xyxy", "UBODY_BODY_BOX_RATIO"]
 
@@ -69,14 +70,11 @@ def load_ubody(
     annot_root = root / "UBody" / "annotations"
     if not image_root.is_dir():
         raise InputError(f"UBody image folder not found: {image_root}")
-    interval = max(1, int(spec.sample_interval))
     records: list[Annotation] = []
     for scene in sorted(p.name for p in image_root.iterdir() if p.is_dir()):
         images, anns = coco_index(load_json(annot_root / scene / "keypoint_annotation.json"))
         fits = load_json(annot_root / scene / "smplx_annotation.json")
-        for count, ann in enumerate(anns, start=1):
-            if count % interval != 0:
-                continue
+        for ann in every_nth(anns, spec.sample_interval):
             img = images[int(ann["image_id"])]
             file_name = str(img["file_name"]).lstrip("/")
             if _video_name(file_name) in test_videos:
@@ -86,9 +84,7 @@ def load_ubody(
                 continue
             if ann.get("iscrowd") or ann.get("num_keypoints", 0) == 0:
                 continue
-            w, h = int(img["width"]), int(img["height"])
-            bbox = process_bbox(np.asarray(ann["bbox"], np.float32), w, h,
-                                ratio=UBODY_BODY_BOX_RATIO)
+            (h, w), bbox = coco_body_box(img, ann["bbox"], UBODY_BODY_BOX_RATIO)
             if bbox is None:
                 continue
             xy, valid = merge_wholebody(ann)
@@ -107,19 +103,15 @@ def load_ubody(
                                                 fk[:, 0].max(), fk[:, 1].max()]), 1.2)
             if ann.get("valid_label", 1) == 0 or str(ann["id"]) not in fits:
                 continue
-            entry = fits[str(ann["id"])]
-            fit = fit_from_official_dict(entry["smplx_param"], bool(ann.get("lefthand_valid")),
-                                         bool(ann.get("righthand_valid")),
-                                         bool(ann.get("face_valid")))
+            fit, focal, princpt = fit_and_camera(
+                fits[str(ann["id"])], bool(ann.get("lefthand_valid")),
+                bool(ann.get("righthand_valid")), bool(ann.get("face_valid")),
+            )
             records.append(Annotation(
                 image_path=str(path), image_hw=(h, w), bbox_xywh=bbox,
                 lhand_bbox_xyxy=boxes[0], rhand_bbox_xyxy=boxes[1], face_bbox_xyxy=face,
-                joints_img=joints, joints_valid=joints_valid, fit=fit,
-                focal=np.asarray(entry["cam_param"]["focal"], np.float32),
-                princpt=np.asarray(entry["cam_param"]["princpt"], np.float32),
+                joints_img=joints, joints_valid=joints_valid, fit=fit, focal=focal, princpt=princpt,
                 targets_from_fit=True, shape_valid=True, is_3d=True, dataset=spec.name,
                 extras={"ann_id": ann["id"], "scene": scene},
             ))
-    if shuffle_seed is not None:
-        records = [records[i] for i in official_shuffle_order(len(records), shuffle_seed)]
-    return ListSource(spec.name, records)
+    return ListSource(spec.name, official_shuffle(records, shuffle_seed))

@@ -279,9 +279,7 @@ class AGORAValEvaluator(_AgoraBase):
         if self._pending:
             notes.append(f"{len(self._pending)} image(s) were only partly evaluated; they are left "
                          "out of the AGORA server protocol.")
-        counts = {"samples": max(self._acc.counts().values(), default=0)}
-        return EvalReport(self.name, self.protocol, self._acc.means(), counts=counts,
-                          notes=notes + self.notes, extra=extra)
+        return self._report(self._acc, notes, extra=extra)
 
 
 @register_benchmark
@@ -308,8 +306,7 @@ class AGORATestEvaluator(_AgoraBase):
         ]
 
     def samples(self) -> list[EvalSample]:
-        found = resolve_root(self.data_root, "AGORA_test_bbox.json", _PREFIXES)
-        root = require_files(self.name, self.data_root, self.expected_layout(), found)
+        root = self._find_root("AGORA_test_bbox.json", _PREFIXES)
         boxes = read_json(root / "AGORA_test_bbox.json")
         out = []
         for filename, people in boxes.items():

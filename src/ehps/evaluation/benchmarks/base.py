@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +23,7 @@ import torch
 
 from ehps.bodymodels.paths import ENV_VAR, default_body_models_dir, find_smplx_dir
 from ehps.errors import BodyModelError, InputError
+from ehps.evaluation.benchmarks._io import coco_records, crop_box
 from ehps.evaluation.metrics import nanmean_over_samples
 from ehps.evaluation.regressors import SMPLXTopology, load_h36m_regressor, load_smplx_to_smpl
 from ehps.evaluation.report import EvalReport
@@ -40,6 +41,7 @@ __all__ = [
     "resolve_root",
     "require_files",
     "stack_params",
+    "coco_crop_samples",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -266,6 +268,10 @@ class MetricAccumulator:
             k: int(torch.cat(v).isfinite().sum()) if v else 0 for k, v in self._values.items()
         }
 
+    def num_samples(self) -> int:
+        """The largest per-metric count (0 before any batch)."""
+        return max(self.counts().values(), default=0)
+
     def per_sample(self) -> dict[str, list[float]]:
         return {k: torch.cat(v).tolist() if v else [] for k, v in self._values.items()}
 
@@ -313,6 +319,31 @@ class Evaluator(abc.ABC):
     @abc.abstractmethod
     def summarize(self) -> EvalReport:
         """Aggregate everything processed since the last :meth:`reset`."""
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def _find_root(self, marker: str, prefixes: Sequence[str]) -> Path:
+        """The folder under the data root that holds ``marker`` (:func:`resolve_root`), or an
+        :class:`InputError` listing :meth:`expected_layout`."""
+        found = resolve_root(self.data_root, marker, prefixes)
+        return require_files(self.name, self.data_root, self.expected_layout(), found)
+
+    def _report(
+        self,
+        acc: MetricAccumulator,
+        notes: Sequence[str],
+        counts: dict[str, int] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> EvalReport:
+        """The report of ``acc``'s means; ``counts`` defaults to ``{"samples": the largest
+        per-metric count}``; the protocol ``notes`` come before the run's own :attr:`notes`."""
+        return EvalReport(
+            self.name,
+            self.protocol,
+            acc.means(),
+            counts={"samples": acc.num_samples()} if counts is None else counts,
+            notes=[*notes, *self.notes],
+            extra={} if extra is None else extra,
+        )
 
 
 _REGISTRY: dict[str, type[Evaluator]] = {}
@@ -374,3 +405,42 @@ def stack_params(records: Sequence[dict[str, np.ndarray]]) -> dict[str, torch.Te
         )
         for k, shape in PARAM_SHAPES.items()
     }
+
+
+def coco_crop_samples(
+    db: dict[str, Any],
+    path: Path,
+    box_key: str,
+    ratio: float,
+    describe: Callable[[dict, dict], tuple[Path, dict[str, Any]]],
+) -> list[EvalSample]:
+    """One :class:`EvalSample` per annotation of a COCO-style file whose box survives the
+    official ``process_bbox``, in annotation order.
+
+    Args:
+        db: the parsed file (``images`` with ``width`` / ``height``, ``annotations``).
+        path: the file, for error messages.
+        box_key: the annotation's xywh box field (``"bbox"``, ``"body_bbox"``).
+        ratio: the crop enlargement ratio.
+        describe: ``(annotation, image) -> (image path, ground truth)`` of a kept annotation.
+
+    Returns:
+        Samples keyed by the annotation ``id`` (else their position), with the image size of the
+        image record.
+    """
+    out: list[EvalSample] = []
+    for ann, img in coco_records(db, path):
+        box = crop_box(ann[box_key], img["width"], img["height"], ratio)
+        if box is None:
+            continue
+        image_path, gt = describe(ann, img)
+        out.append(
+            EvalSample(
+                key=str(ann.get("id", len(out))),
+                image_path=image_path,
+                crop_bbox_xywh=box,
+                gt=gt,
+                image_hw=(int(img["height"]), int(img["width"])),
+            )
+        )
+    return out

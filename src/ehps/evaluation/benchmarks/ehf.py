@@ -22,24 +22,22 @@ from pathlib import Path
 
 import torch
 
-from ehps.evaluation.benchmarks._io import coco_records, crop_box, read_json, read_ply_vertices
+from ehps.data.datasets.ehf import EHF_CAMERA_ROTVEC  # official ``cam_param['R']``
+from ehps.evaluation.benchmarks._io import read_json, read_ply_vertices
 from ehps.evaluation.benchmarks._io import rodrigues_np as _rodrigues
 from ehps.evaluation.benchmarks.base import (
     EvalSample,
     Evaluator,
     MetricAccumulator,
     PredictionBatch,
+    coco_crop_samples,
     register_benchmark,
-    require_files,
-    resolve_root,
 )
 from ehps.evaluation.blocks import SMPLERX_KEYS, smplerx_block
 from ehps.evaluation.report import EvalReport
 
 __all__ = ["EHF_CAMERA_ROTVEC", "EHF_BBOX_RATIO", "EHFEvaluator"]
 
-#: Rotation from EHF's mesh frame into its camera (official ``cam_param['R']``).
-EHF_CAMERA_ROTVEC: tuple[float, float, float] = (-2.98747896, 0.01172457, -0.05704687)
 EHF_BBOX_RATIO = 1.2
 
 
@@ -59,29 +57,15 @@ class EHFEvaluator(Evaluator):
             "EHF/data/NN_align.ply (ground-truth SMPL-X meshes)",
         ]
 
-    def _root(self) -> Path:
-        found = resolve_root(self.data_root, "EHF.json", ("", "EHF/data", "data", "EHF"))
-        return require_files(self.name, self.data_root, self.expected_layout(), found)
-
     def samples(self) -> list[EvalSample]:
-        root = self._root()
-        db = read_json(root / "EHF.json")
-        out = []
-        for ann, img in coco_records(db, root / "EHF.json"):
-            box = crop_box(ann["body_bbox"], img["width"], img["height"], EHF_BBOX_RATIO)
-            if box is None:
-                continue
+        root = self._find_root("EHF.json", ("", "EHF/data", "data", "EHF"))
+
+        def describe(ann: dict, img: dict) -> tuple[Path, dict]:
             name = str(img["file_name"])
-            out.append(
-                EvalSample(
-                    key=str(ann.get("id", len(out))),
-                    image_path=root / name,
-                    crop_bbox_xywh=box,
-                    gt={"mesh_path": root / f"{name.split('_')[0]}_align.ply"},
-                    image_hw=(int(img["height"]), int(img["width"])),
-                )
-            )
-        return out
+            return root / name, {"mesh_path": root / f"{name.split('_')[0]}_align.ply"}
+
+        path = root / "EHF.json"
+        return coco_crop_samples(read_json(path), path, "body_bbox", EHF_BBOX_RATIO, describe)
 
     def reset(self) -> None:
         self._acc = MetricAccumulator(SMPLERX_KEYS)
@@ -99,15 +83,8 @@ class EHFEvaluator(Evaluator):
                                     self.context.topology))
 
     def summarize(self) -> EvalReport:
-        return EvalReport(
-            benchmark=self.name,
-            protocol=self.protocol,
-            metrics=self._acc.means(),
-            counts={"samples": max(self._acc.counts().values(), default=0)},
-            notes=[
-                "SMPLer-X EHF protocol: crop ratio 1.2, GT *_align.ply rotated by the EHF camera "
-                "rotation; MPVPE pelvis/wrist/neck aligned via the SMPL-X J_regressor; PA on "
-                "each scored subset.",
-                *self.notes,
-            ],
-        )
+        return self._report(self._acc, [
+            "SMPLer-X EHF protocol: crop ratio 1.2, GT *_align.ply rotated by the EHF camera "
+            "rotation; MPVPE pelvis/wrist/neck aligned via the SMPL-X J_regressor; PA on each "
+            "scored subset."
+        ])

@@ -241,7 +241,7 @@ class HumanDataEvaluator(Evaluator):
             "ratio 1.2 x 0.833; GT = neutral SMPL-X of the GT parameters (betas_neutral when "
             "present).",
         ]
-        counts = {"samples": max(self._acc.counts().values(), default=0)}
+        counts = {"samples": self._acc.num_samples()}
         if self.protocol == "smplestx":
             notes.append(
                 "SMPLest-X block: hands wrist-relative; hand MPJPE is wrist-relative on both "
@@ -254,8 +254,7 @@ class HumanDataEvaluator(Evaluator):
                 notes.append("Official SMPLest-X quirk kept: hand PA-MPJPE samples above 100 mm "
                              "are dropped (with the rest of that sample's hand PA-MPJPE).")
                 counts.update(self._dropped)
-        return EvalReport(self.name, self.protocol, self._acc.means(), counts=counts,
-                          notes=notes + self.notes)
+        return self._report(self._acc, notes, counts=counts)
 
 
 @register_benchmark

@@ -30,20 +30,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ehps.evaluation.benchmarks._io import (
-    coco_records,
-    crop_box,
-    merge_rotation_into_root,
-    read_json,
-)
+from ehps.evaluation.benchmarks._io import merge_rotation_into_root, read_json
 from ehps.evaluation.benchmarks.base import (
     EvalSample,
     Evaluator,
     MetricAccumulator,
     PredictionBatch,
+    coco_crop_samples,
     register_benchmark,
-    require_files,
-    resolve_root,
 )
 from ehps.evaluation.blocks import pw3d_h36m_block, pw3d_smplerx_block, pw3d_smplestx_block
 from ehps.evaluation.report import EvalReport
@@ -111,30 +105,17 @@ class PW3DEvaluator(Evaluator):
             "smplx2smpl.pkl for smplestx / h36m; J_regressor_h36m.npy for h36m",
         ]
 
-    def _root(self) -> Path:
-        found = resolve_root(self.data_root, "3DPW_test.json", ("", "PW3D/data", "data"))
-        return require_files(self.name, self.data_root, self.expected_layout(), found)
-
     def samples(self) -> list[EvalSample]:
-        root = self._root()
-        db = read_json(root / "3DPW_test.json")
-        out = []
-        for ann, img in coco_records(db, root / "3DPW_test.json"):
-            box = crop_box(ann["bbox"], img["width"], img["height"], PW3D_BBOX_RATIO)
-            if box is None:
-                continue
+        root = self._find_root("3DPW_test.json", ("", "PW3D/data", "data"))
+
+        def describe(ann: dict, img: dict) -> tuple[Path, dict]:
             rec = dict(ann["smpl_param"])
             rec["cam_param"] = img.get("cam_param", {})
-            out.append(
-                EvalSample(
-                    key=str(ann.get("id", len(out))),
-                    image_path=root / "imageFiles" / str(img["sequence"]) / str(img["file_name"]),
-                    crop_bbox_xywh=box,
-                    gt={"smpl_param": rec},
-                    image_hw=(int(img["height"]), int(img["width"])),
-                )
-            )
-        return out
+            image = root / "imageFiles" / str(img["sequence"]) / str(img["file_name"])
+            return image, {"smpl_param": rec}
+
+        path = root / "3DPW_test.json"
+        return coco_crop_samples(read_json(path), path, "bbox", PW3D_BBOX_RATIO, describe)
 
     def reset(self) -> None:
         self._acc = MetricAccumulator(_KEYS[self.protocol])
@@ -160,10 +141,4 @@ class PW3DEvaluator(Evaluator):
         self._acc.add(values)
 
     def summarize(self) -> EvalReport:
-        return EvalReport(
-            benchmark=self.name,
-            protocol=self.protocol,
-            metrics=self._acc.means(),
-            counts={"samples": max(self._acc.counts().values(), default=0)},
-            notes=[_NOTES[self.protocol], *self.notes],
-        )
+        return self._report(self._acc, [_NOTES[self.protocol]])

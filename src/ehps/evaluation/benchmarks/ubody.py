@@ -31,7 +31,6 @@ again to read it; the two agree for the released data).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,7 +49,6 @@ from ehps.evaluation.benchmarks.base import (
     PredictionBatch,
     register_benchmark,
     require_files,
-    resolve_root,
     stack_params,
 )
 from ehps.evaluation.blocks import UBODY_KEYS, smplerx_block
@@ -104,12 +102,8 @@ class UBodyEvaluator(Evaluator):
             "UBody/annotations/<scene>/smplx_annotation.json (SMPL-X pseudo-GT by annotation id)",
         ]
 
-    def _root(self) -> Path:
-        found = resolve_root(self.data_root, "splits/intra_scene_test_list.npy", ("", "UBody"))
-        return require_files(self.name, self.data_root, self.expected_layout(), found)
-
     def samples(self) -> list[EvalSample]:
-        root = self._root()
+        root = self._find_root("splits/intra_scene_test_list.npy", ("", "UBody"))
         test_videos = set(np.load(root / "splits" / "intra_scene_test_list.npy",
                                   allow_pickle=False).tolist())
         images_dir = root / "images"
@@ -182,21 +176,14 @@ class UBodyEvaluator(Evaluator):
         self._acc.add(values)
 
     def summarize(self) -> EvalReport:
-        return EvalReport(
-            benchmark=self.name,
-            protocol=self.protocol,
-            metrics=self._acc.means(),
-            counts=self._acc.counts(),
-            notes=[
-                f"SMPLer-X UBody protocol: intra-scene test split, every "
-                f"{self.sample_interval}th annotation per scene, crop ratio 1.25, GT SMPL-X "
-                "pseudo-GT; only GT vertices / joints projecting inside the image are counted "
-                "(crop camera, predicted translation, crop inverse affine).",
-                "Samples without any in-image point for a metric are skipped for that metric "
-                "(the official code would make the mean NaN).",
-                *self.notes,
-            ],
-        )
+        return self._report(self._acc, [
+            f"SMPLer-X UBody protocol: intra-scene test split, every {self.sample_interval}th "
+            "annotation per scene, crop ratio 1.25, GT SMPL-X pseudo-GT; only GT vertices / "
+            "joints projecting inside the image are counted (crop camera, predicted translation, "
+            "crop inverse affine).",
+            "Samples without any in-image point for a metric are skipped for that metric (the "
+            "official code would make the mean NaN).",
+        ], counts=self._acc.counts())
 
 
 def _ubody_record(param: dict, cam_param: dict) -> dict[str, np.ndarray]:
