@@ -43,7 +43,8 @@ if "$venv/bin/python" -c "import torch" >/dev/null 2>&1; then
 elif "$venv/bin/python" -m pip install -q --no-index torch==2.13.0 >/dev/null 2>&1; then
   log "installed the local CPU build of torch 2.13.0"
 elif [ "$(uname -s)" = "Linux" ] && ! command -v nvidia-smi >/dev/null 2>&1 \
-     && quiet_pip install -q torch --index-url https://download.pytorch.org/whl/cpu; then
+     && quiet_pip install -q --retries 0 --timeout 20 torch \
+          --index-url https://download.pytorch.org/whl/cpu; then
   log "installed torch (CPU wheel index)"
 else
   log "installing torch from the default index"
