@@ -16,7 +16,8 @@ Every person the estimator finds becomes one row:
 - ``bbox_xywh``: the detector box padded by 1.2 (HumanData convention), hand / face boxes from
   the projected hand / head joints;
 - ``meta``: image size, focal length, principal point; ``fit_reproj_px`` (median 2D error);
-  ``misc``: generator name and body model.
+  with Anny also ``anny_phenotype`` (N, 6) and ``anny_facial_actions`` (N, 52), so that every
+  row can be re-posed exactly; ``misc``: generator name and body model.
 
 Image paths are stored relative to ``image_root`` (default: the images' common folder).
 """
@@ -137,6 +138,13 @@ def persons_to_humandata(
     k3, m3 = keypoints_to_human_data(kp3)
     k2, m2 = keypoints_to_human_data(kp2)
     m3[:144], m2[:144] = mask, mask
+    extra_meta: dict[str, np.ndarray] = {}
+    if not is_smplx:  # the non-SMPL-X shape / face variables, so that a row can be re-posed
+        for key in ("phenotype", "facial_actions"):
+            vals = [p.params.get(key) for _, _, p in rows]
+            if all(v is not None for v in vals):
+                extra_meta[f"{next(iter(body_models))}_{key}"] = np.stack(
+                    [np.asarray(v, np.float32).reshape(-1) for v in vals])
     smplx = {k: np.stack(v) for k, v in params.items()}
     smplx["betas"] = np.stack(betas)
     if is_smplx:
@@ -152,7 +160,7 @@ def persons_to_humandata(
         meta={"height": np.asarray(height), "width": np.asarray(width),
               "focal_length": np.asarray(focal, np.float32),
               "principal_point": np.asarray(princpt, np.float32),
-              "fit_reproj_px": np.asarray(reproj, np.float32)},
+              "fit_reproj_px": np.asarray(reproj, np.float32), **extra_meta},
         misc={"generator": np.asarray("ehps annotate"),
               "body_model": np.asarray(next(iter(body_models))),
               "flat_hand_mean": np.asarray(flat_hands)},

@@ -154,7 +154,8 @@ def load_network_weights(path: str | os.PathLike[str], variant: str | None = Non
     Args:
         path: official ``.pth.tar`` (variant inferred unless given), ehps ``.safetensors``, or an
             ehps training checkpoint ``.ckpt`` (its embedded model config is used).
-        variant: zoo name for official files whose variant cannot be inferred.
+        variant: zoo name for official files (needed when it cannot be inferred from the
+            shapes; ignored for ``.safetensors`` / ``.ckpt``, which embed their config).
         **overrides: :class:`ehps.modeling.ModelConfig` overrides that do not change shapes
             (e.g. ``drop_path_rate``); shape-changing ones make loading fail.
 
@@ -183,13 +184,23 @@ def load_network_weights(path: str | os.PathLike[str], variant: str | None = Non
         except RuntimeError as exc:
             raise CheckpointError(f"{p}: weights do not fit the embedded config ({exc})") from exc
         return model.train()
+    from ehps.modeling.weights import _is_safetensors
+
+    if _is_safetensors(p):
+        return load_model(p, **overrides).train()
     model = load_model(p, variant=variant, **overrides)
+    # official zip files load memory-mapped: give training its own copy of every tensor
+    with torch.no_grad():
+        for t in [*model.parameters(), *model.buffers()]:
+            t.data = t.data.clone()
     return model.train()
 
 
-def weights_config(path: str | os.PathLike[str]) -> Any:
+def weights_config(path: str | os.PathLike[str], variant: str | None = None,
+                   overrides: dict[str, Any] | None = None) -> Any:
     """The :class:`ehps.modeling.ModelConfig` of a weight file without building the network
-    (``.ckpt``: embedded; ``.safetensors``: metadata; official: inferred from the shapes)."""
+    (``.ckpt``: embedded; ``.safetensors``: metadata; official: inferred from the shapes, or
+    ``variant`` + ``overrides`` for files of a non-zoo width, e.g. tiny test networks)."""
     from ehps.modeling import ModelConfig, get_config
 
     p = Path(path)
@@ -210,10 +221,14 @@ def weights_config(path: str | os.PathLike[str]) -> Any:
     from ehps.modeling.checkpoint import infer_variant, read_official_state_dict
 
     state, _info = read_official_state_dict(p)
-    variant = infer_variant(state)
-    if variant is None:
-        raise CheckpointError(f"cannot infer the architecture of {p}; pass the variant")
-    return get_config(variant)
+    guess = infer_variant(state)
+    if variant is None and guess is None:
+        raise CheckpointError(
+            f"cannot infer the architecture of {p} (no zoo variant has its widths); pass the "
+            "variant and the width overrides (ehps finetune --variant NAME "
+            "--set model.overrides.embed_dim=...)"
+        )
+    return get_config(variant or guess, **(overrides or {}))
 
 
 def build_network(cfg: TrainConfig) -> nn.Module:
@@ -223,7 +238,7 @@ def build_network(cfg: TrainConfig) -> nn.Module:
 
     m = cfg.model
     if m.init_from:
-        net = load_network_weights(m.init_from, **m.overrides)
+        net = load_network_weights(m.init_from, variant=m.variant, **m.overrides)
         want = build_model(m.variant, device="meta", init=False, **m.overrides).config
         if net.config.family != want.family:
             raise CheckpointError(

@@ -58,6 +58,10 @@ class ModelSection:
         head_init: ``"official"`` (random heads, as released) or ``"data_mean"`` (output layers
             start at the training set's mean parameters, HMR-style; see
             :mod:`ehps.training.head_init`); ignored with ``init_from`` and on resume.
+        stem_init: ``"official"`` or ``"input_stats"`` (fold the training images' per-channel
+            normalisation into a random-init patch embedding, see
+            :mod:`ehps.training.head_init`); ignored with ``vitpose``, ``init_from`` and on
+            resume.
     """
 
     variant: str = "smplerx_s32"
@@ -67,6 +71,7 @@ class ModelSection:
     freeze: FreezeOption = "none"
     smplx_dir: str | None = None
     head_init: Literal["official", "data_mean"] = "official"
+    stem_init: Literal["official", "input_stats"] = "official"
 
 
 @dataclass

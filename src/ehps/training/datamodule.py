@@ -121,10 +121,14 @@ class ResumableDataLoader(DataLoader):
 
 
 def _worker_init(_worker_id: int) -> None:
-    """One thread per worker for OpenCV and torch (workers are the parallelism)."""
-    import cv2
+    """One torch thread per worker (the workers are the parallelism).
 
-    cv2.setNumThreads(1)
+    OpenCV's thread count is deliberately left alone: ``cv2.setNumThreads`` in a forked worker
+    tears down the thread pool inherited from the parent, and when the parent had used that pool
+    (decoding with ``num_workers=0`` earlier in the same process, or rendering) the child blocks
+    forever in ``pthread_cond_destroy`` on a condition variable whose waiters exist only in the
+    parent (reproduced with opencv-python-headless 4.14 + torch 2.13).
+    """
     torch.set_num_threads(1)
 
 

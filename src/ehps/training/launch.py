@@ -78,12 +78,56 @@ def _strategy(cfg: TrainConfig, accelerator: str) -> Any:
     raise InputError(f"unknown strategy {name!r}: auto, ddp, ddp_spawn or fsdp")
 
 
+def _run_logger(out: Path, resume_step: int | None) -> Any:
+    """Lightning's CSV logger writing ``<out>/metrics.csv``. Lightning deletes an existing
+    ``metrics.csv`` when a logger starts; on resume this one keeps its rows before the resumed
+    step instead (later rows belong to the abandoned part of the interrupted run), so the file
+    and the curves cover the whole run."""
+    import csv
+
+    from lightning.fabric.loggers.logger import rank_zero_experiment
+    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+    from ehps.utils.io import atomic_open
+
+    class _Writer(ExperimentWriter):
+        def _check_log_dir_exists(self) -> None:
+            path = Path(self.metrics_file_path)
+            if not path.is_file():
+                return
+            if resume_step is None:
+                path.unlink()
+                return
+            with open(path, newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                keys = sorted(reader.fieldnames or [])
+                rows = [r for r in reader
+                        if r.get("step") not in ("", None) and int(float(r["step"])) < resume_step]
+            self.metrics_keys = keys
+            with atomic_open(path, "w") as fh:
+                writer = csv.DictWriter(fh, fieldnames=keys, lineterminator="\n")
+                writer.writeheader()
+                writer.writerows(rows)
+
+    class _Logger(CSVLogger):
+        @property
+        @rank_zero_experiment
+        def experiment(self) -> Any:
+            if self._experiment is None:
+                self._fs.makedirs(self.root_dir, exist_ok=True)
+                self._experiment = _Writer(log_dir=self.log_dir)
+            return self._experiment
+
+    return _Logger(str(out), name="", version="")
+
+
 def build_trainer(cfg: TrainConfig, out_dir: str | os.PathLike[str],
                   callbacks: Sequence[L.Callback] = (), enable_progress_bar: bool = False,
-                  ) -> L.Trainer:
-    """A Lightning Trainer for ``cfg`` writing into ``out_dir``."""
+                  resume_step: int | None = None) -> L.Trainer:
+    """A Lightning Trainer for ``cfg`` writing into ``out_dir`` (``resume_step``: the optimiser
+    step a resumed run continues from; the metrics log keeps the rows before it)."""
     from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger
 
     from ehps.training.checkpointing import AtomicCheckpointIO, RNGStateCallback
 
@@ -120,10 +164,11 @@ def build_trainer(cfg: TrainConfig, out_dir: str | os.PathLike[str],
         accumulate_grad_batches=o.accumulate_grad_batches,
         gradient_clip_val=o.gradient_clip_val,
         log_every_n_steps=t.log_every_n_steps,
-        limit_val_batches=t.limit_val_batches,
+        # no validation files: no validation loop (instead of an empty loader)
+        limit_val_batches=t.limit_val_batches if cfg.data.val_humandata else 0,
         num_sanity_val_steps=0,
         callbacks=cbs,
-        logger=CSVLogger(str(out), name="", version=""),
+        logger=_run_logger(out, resume_step),
         plugins=[AtomicCheckpointIO()],
         use_distributed_sampler=False,
         sync_batchnorm=multi and accelerator != "cpu",
@@ -160,7 +205,8 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike[str], resume: str | bool 
         resume: a checkpoint path, ``True`` for ``<out_dir>/checkpoints/last.ckpt``, or
             ``None`` / ``False`` to start fresh.
         body_model: SMPL-X layer for the losses (else loaded from ``cfg.model.smplx_dir``).
-        network: a prebuilt network (else built from ``cfg``).
+        network: a prebuilt network, used as given (else built from ``cfg``; only a network
+            built here gets the ``head_init`` / ``stem_init`` initialisations).
         callbacks: extra Lightning callbacks.
         enable_progress_bar: show Lightning's progress bar.
     """
@@ -185,13 +231,21 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike[str], resume: str | bool 
     L.seed_everything(cfg.trainer.seed, workers=False, verbose=False)
     module = EHPSModule(cfg, body_model=body_model, network=network)
     data = EHPSDataModule(cfg, body_model=None)
-    if cfg.model.head_init == "data_mean" and ckpt_path is None and not cfg.model.init_from:
+    fresh = ckpt_path is None and not cfg.model.init_from and network is None
+    if cfg.model.head_init == "data_mean" and fresh:
         from ehps.training.head_init import init_heads_to_mean, mean_params_from_dataset
 
         data.setup("fit")
         init_heads_to_mean(module.model, mean_params_from_dataset(data.train_set,
                                                                   seed=cfg.trainer.seed))
-    trainer = build_trainer(cfg, out, callbacks, enable_progress_bar)
+    if cfg.model.stem_init == "input_stats" and fresh and not cfg.model.vitpose:
+        from ehps.training.head_init import fold_input_normalisation, image_stats_from_dataset
+
+        data.setup("fit")
+        fold_input_normalisation(module.model,
+                                 *image_stats_from_dataset(data.train_set, seed=cfg.trainer.seed))
+    trainer = build_trainer(cfg, out, callbacks, enable_progress_bar,
+                            resume_step=None if ckpt_path is None else _resume_step(ckpt_path))
     if trainer.is_global_zero:
         save_config(cfg, out / "config.yaml")
     _seed_rank(cfg.trainer.seed, trainer.global_rank)
@@ -211,6 +265,19 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike[str], resume: str | bool 
 
     return TrainResult(out, int(trainer.global_step), metrics, curves, model_path, _last(out),
                        module)
+
+
+def _resume_step(ckpt_path: str) -> int:
+    """The logging step a checkpoint continues from (memory-mapped read: no weights loaded)."""
+    from ehps.errors import CheckpointError
+
+    try:
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # zip / unpickling errors come in several types
+        raise CheckpointError(f"cannot read {ckpt_path} as a training checkpoint ({exc})") from exc
+    # (the stored ``_batches_that_stepped`` lags by one when written from on_train_batch_end;
+    # the first resumed batch logs at ``global_step``)
+    return int(ckpt.get("global_step", 0))
 
 
 def _seed_rank(seed: int, rank: int) -> None:

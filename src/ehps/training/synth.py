@@ -21,8 +21,9 @@ Sampling: body joints uniformly within a fraction (``pose_scale``) of the fittin
 limits (:mod:`ehps.fitting.priors`) around a relaxed A-pose, fingers within their limits (flat-hand
 convention, converted to the official one), jaw within its limits, small random betas and
 expression, a camera-facing root with random yaw / pitch / roll. Backgrounds: the bundled photos
-(random crops, tinted), smooth noise, colour gradients and stripes. Clothing: per-vertex colours
-by body part (skin, shirt, trousers) from the rest-pose skinning weights.
+(random crops, tinted), smooth noise, colour gradients and stripes. Appearance: per-vertex colours
+by body part from the rest-pose skinning weights (skin, shirt, trousers, shoes) plus front / back
+cues (hair, eyes, lips, a shirt placket; see :func:`part_vertex_colors`).
 
 With ``mode="hand"`` the camera frames one hand instead (a SynHand-style close-up set): the crop
 box is the hand's padded box, the body box stored in ``bbox_xywh`` is that crop, and everything
@@ -228,9 +229,17 @@ def random_background(rng: np.random.Generator, image_hw: tuple[int, int],
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def part_vertex_colors(lbs_weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def part_vertex_colors(lbs_weights: np.ndarray, rng: np.random.Generator,
+                       rest_vertices: np.ndarray | None = None) -> np.ndarray:
     """(V, 3) float32 albedo in [0, 1]: skin on head and hands, a shirt on the torso and arms,
-    trousers on the legs (part = the joint with the largest skinning weight)."""
+    trousers on the legs (part = the joint with the largest skinning weight).
+
+    With ``rest_vertices`` ((V, 3) rest pose, model frame: y up, facing +z) the front and the
+    back of the person also look different, as real people do: hair on the back and top of the
+    head, eyes (white, dark iris on the front) and lips, shoes, and a contrasting placket down
+    the front of the shirt. Without such cues the facing direction (the sign of the yaw) of the
+    smooth synthetic body can hardly be told from an image.
+    """
     part = np.argmax(np.asarray(lbs_weights), axis=1)
     skin = np.array([0.95, 0.76, 0.62]) * rng.uniform(0.45, 1.05)
     shirt, trousers = rng.uniform(0.05, 0.95, 3), rng.uniform(0.05, 0.8, 3)
@@ -238,7 +247,32 @@ def part_vertex_colors(lbs_weights: np.ndarray, rng: np.random.Generator) -> np.
     colors[:] = shirt
     colors[np.isin(part, list(_LEG_JOINTS))] = trousers
     colors[np.isin(part, list(_SKIN_JOINTS))] = np.clip(skin, 0, 1)
-    return colors
+    if rest_vertices is None:
+        return colors
+    v = np.asarray(rest_vertices, np.float64)
+    head = part == 15
+    if head.any():
+        c = v[head].mean(axis=0)
+        hair = head & ((v[:, 2] < c[2] - 0.01) | (v[:, 1] > c[1] + 0.07))
+        hair_colors = np.array([[0.06, 0.04, 0.03], [0.25, 0.15, 0.07], [0.75, 0.6, 0.3],
+                                [0.5, 0.2, 0.08], [0.55, 0.55, 0.55]])
+        colors[hair] = hair_colors[int(rng.integers(len(hair_colors)))] * rng.uniform(0.8, 1.1)
+    iris = rng.uniform(0.02, 0.3, 3)
+    for j in (23, 24):  # eyeballs: white, the front cap dark
+        eye = part == j
+        if eye.any():
+            colors[eye] = (0.92, 0.92, 0.9)
+            colors[eye & (v[:, 2] > v[eye, 2].max() - 0.01)] = iris
+    jaw = part == 22
+    if jaw.any():  # lips: the front of the jaw
+        colors[jaw & (v[:, 2] > v[jaw, 2].max() - 0.02)] = (0.55, 0.18, 0.18)
+    colors[np.isin(part, [7, 8, 10, 11])] = rng.uniform(0.0, 0.35, 3)  # shoes
+    torso = np.isin(part, [3, 6, 9])
+    if torso.any():
+        zc = np.median(v[torso, 2])
+        placket = torso & (v[:, 2] > zc) & (np.abs(v[:, 0]) < 0.03)
+        colors[placket] = np.where(shirt > 0.5, shirt * 0.25, 0.75 + 0.25 * shirt)
+    return np.clip(colors, 0.0, 1.0).astype(np.float32)
 
 
 def _project(points_cam: np.ndarray, K: Intrinsics) -> np.ndarray:
@@ -325,6 +359,7 @@ def generate_synthetic_dataset(
                  body_model.right_hand_mean.detach().cpu().numpy().reshape(15, 3))
     faces = body_model.faces.detach().cpu().numpy()
     weights = body_model.lbs_weights.detach().cpu().numpy()
+    rest = body_model.v_template.detach().cpu().numpy()
     n = cfg.num_samples
     rows: dict[str, list[np.ndarray]] = {k: [] for k in (
         "global_orient", "body_pose", "left_hand_pose", "right_hand_pose", "jaw_pose",
@@ -363,7 +398,7 @@ def generate_synthetic_dataset(
         bg = random_background(rng, (h, w), photos, cfg.photo_prob)
         rgb, _mask, _depth = render_mesh_image(
             verts_cam.astype(np.float32), faces, K, (h, w), background=bg,
-            color=part_vertex_colors(weights, rng), lighting=lighting)
+            color=part_vertex_colors(weights, rng, rest), lighting=lighting)
         rel = f"images/{split}/{i:06d}.jpg"
         cv2.imwrite(str(root / rel), np.ascontiguousarray(rgb[:, :, ::-1]),
                     [cv2.IMWRITE_JPEG_QUALITY, int(cfg.jpeg_quality)])
