@@ -15,8 +15,7 @@ Submodules are imported lazily (Lightning is only needed once training starts).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ehps.utils.lazy import lazy_getattr
 
 _LAZY = {
     "TrainConfig": "ehps.training.config",
@@ -47,8 +46,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ehps.training' has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY)
