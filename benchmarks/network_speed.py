@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import roma
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
@@ -85,12 +86,6 @@ def model_flops(model: torch.nn.Module, images: torch.Tensor) -> float:
     return counter.get_total_flops() / images.shape[0]
 
 
-def _geodesic(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    rel = a.transpose(-1, -2) @ b
-    cos = ((rel.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1, 1)
-    return torch.acos(cos)
-
-
 def bf16_pose_error(model: torch.nn.Module, images: torch.Tensor) -> dict[str, float]:
     """Geodesic angle (radians) between bf16-autocast and fp32 rotations of all 53 joints.
 
@@ -103,7 +98,8 @@ def bf16_pose_error(model: torch.nn.Module, images: torch.Tensor) -> dict[str, f
         ref = model(images)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             low = model(images)
-    angles = torch.cat([_geodesic(getattr(ref, f), getattr(low, f)).flatten() for f in POSE_FIELDS])
+    angles = torch.cat([roma.rotmat_geodesic_distance(getattr(ref, f), getattr(low, f)).flatten()
+                        for f in POSE_FIELDS])
     six = ref.pose_6d.reshape(-1, 3, 2)
     cos = F.cosine_similarity(six[..., 0], six[..., 1], dim=-1).abs()
     conditioned = angles[cos < 0.9] if bool((cos < 0.9).any()) else angles

@@ -26,6 +26,7 @@ import argparse
 import time
 from pathlib import Path
 
+import roma
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -50,8 +51,7 @@ def load_split(data: Path, split: str, limit: int) -> tuple[torch.Tensor, torch.
 
 def geodesic_deg(r1: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
     """(N,) angle in degrees between two sets of rotation matrices (N, 3, 3)."""
-    cos = ((r1.transpose(1, 2) @ r2).diagonal(dim1=1, dim2=2).sum(-1) - 1.0) / 2.0
-    return torch.rad2deg(torch.acos(cos.clamp(-1.0, 1.0)))
+    return torch.rad2deg(roma.rotmat_geodesic_distance(r1, r2))
 
 
 def _conv_trunk() -> nn.Sequential:

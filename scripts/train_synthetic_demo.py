@@ -106,7 +106,9 @@ def evaluate(model_path: Path | None, data: Path, body: torch.nn.Module, family:
     return {k: float(torch.cat(v).mean()) for k, v in errs.items() if v}
 
 
-def train_family(family: str, data: Path, out: Path, steps: int, overrides: dict) -> dict:
+def train_family(family: str, data: Path, out: Path, steps: int | None, overrides: dict) -> dict:
+    """Train one network with its ``synthetic_*`` preset (``steps``: ``None`` keeps the
+    preset's ``max_steps``)."""
     from ehps.training import apply_overrides, get_train_preset, train
 
     cfg = get_train_preset(f"synthetic_{family}")
@@ -115,7 +117,7 @@ def train_family(family: str, data: Path, out: Path, steps: int, overrides: dict
         "data": {"root": str(data), "humandata": ["annotations/train.npz"],
                  "val_humandata": ["annotations/val.npz"]},
         "model": {"smplx_dir": str(data / "smplx")},
-        "optim": {"max_steps": steps},
+        **({"optim": {"max_steps": steps}} if steps is not None else {}),
     })
     cfg = apply_overrides(cfg, overrides)
     run = out / f"run_{family}"
@@ -138,6 +140,8 @@ def plot(runs: dict[str, dict], baseline_mm: dict[str, float], png: Path) -> Non
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     for family, info in runs.items():
         col = colours.get(family, "tab:green")
+        if info["metrics_csv"] is None:  # a run too short to log anything
+            continue
         m = read_metrics(info["metrics_csv"])
         if "train/loss" in m:
             s, v = np.array(m["train/loss"]).T
@@ -230,10 +234,7 @@ def main() -> None:
         plot(runs, base_mm, args.out / "synthetic_demo_curves.png")
         return
     for family in args.families:
-        from ehps.training.presets import get_train_preset
-
-        steps = args.steps or get_train_preset(f"synthetic_{family}").optim.max_steps
-        info = train_family(family, data, args.out, steps, overrides)
+        info = train_family(family, data, args.out, args.steps, overrides)
         res = evaluate(info["result"].model_path, data, body, family, {})
         info["mpvpe_mm"] = res["model"]
         runs[family] = info
