@@ -9,8 +9,13 @@ training subset and the held-out split every ``--every`` steps. Probes:
 - ``cnn-flat``: five stride-2 conv blocks (BatchNorm, ReLU) and a linear layer on the flattened
   8x6 feature map (keeps the spatial layout);
 - ``cnn-gap``: the same convs with global average pooling before the linear layer;
-- ``vit-flat``: the narrow SMPLest-X encoder (``NARROW_OVERRIDES``, random init) with a linear
-  layer on its flattened 16x12 patch features.
+- ``vit-flat``: the narrow SMPLest-X encoder (``NARROW_OVERRIDES``, random init; ``--vit-stem
+  patch`` for the official patchify stem) with a linear layer on its flattened 16x12 patch
+  features.
+
+Measured on 4,000 training / 200 held-out crops, 1,500 steps, lr 3e-4 (constant 49.4 deg):
+cnn-flat 24.8, vit-flat with the patchify stem 45.5 (width 192 / depth 4: 48.4 after 1,250),
+vit-flat with the conv stem 24.4.
 
 The constant baseline (the chordal mean of the training roots) is printed first.
 
@@ -63,13 +68,14 @@ def _conv_trunk() -> nn.Sequential:
 
 
 class _VitFlat(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, **encoder_overrides: int | str) -> None:
         super().__init__()
         from ehps.modeling import build_model
         from ehps.training.presets import NARROW_OVERRIDES
 
-        self.encoder = build_model("smplestx_s", **NARROW_OVERRIDES["smplestx"]).encoder
-        dim = int(NARROW_OVERRIDES["smplestx"]["embed_dim"])
+        overrides = {**NARROW_OVERRIDES["smplestx"], **encoder_overrides}
+        self.encoder = build_model("smplestx_s", **overrides).encoder
+        dim = int(overrides["embed_dim"])
         self.head = nn.Linear(dim * 16 * 12, 6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -77,28 +83,31 @@ class _VitFlat(nn.Module):
         return self.head(feat.flatten(1))
 
 
-def build_probe(name: str) -> nn.Module:
+def build_probe(name: str, **vit_overrides: int | str) -> nn.Module:
     if name == "cnn-flat":
         return nn.Sequential(_conv_trunk(), nn.Flatten(), nn.Linear(128 * 8 * 6, 6))
     if name == "cnn-gap":
         return nn.Sequential(_conv_trunk(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                              nn.Linear(128, 6))
     if name == "vit-flat":
-        return _VitFlat()
+        return _VitFlat(**vit_overrides)
     raise SystemExit(f"unknown probe {name!r}: cnn-flat, cnn-gap or vit-flat")
 
 
 def run_probe(name: str, train: tuple[torch.Tensor, torch.Tensor],
               val: tuple[torch.Tensor, torch.Tensor], steps: int, lr: float, every: int,
-              seed: int) -> float:
-    """Train one probe; returns the final held-out error (degrees)."""
+              seed: int, vit_overrides: dict[str, int | str] | None = None) -> float:
+    """Train one probe; returns the final held-out error (degrees).
+
+    ``vit_overrides`` (``embed_dim``, ``depth``, ``num_heads``, ``stem``) change the ``vit-flat``
+    encoder beyond ``NARROW_OVERRIDES``."""
     from ehps.geometry.rotations import rot6d_to_rotmat
 
     torch.manual_seed(seed)
     x, y = train
     mean = x.mean(dim=(0, 2, 3), keepdim=True)
     std = x.std(dim=(0, 2, 3), keepdim=True)
-    net = build_probe(name)
+    net = build_probe(name, **(vit_overrides or {}))
     opt = torch.optim.Adam(net.parameters(), lr)
     gen = torch.Generator().manual_seed(seed)
 
@@ -134,6 +143,11 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--vit-dim", type=int, help="vit-flat embed_dim (default: the narrow preset)")
+    ap.add_argument("--vit-depth", type=int, help="vit-flat depth")
+    ap.add_argument("--vit-heads", type=int, help="vit-flat num_heads")
+    ap.add_argument("--vit-stem", choices=("patch", "conv"),
+                    help="vit-flat stem (default: the narrow preset's, conv)")
     args = ap.parse_args()
 
     from ehps.training.head_init import chordal_mean
@@ -145,7 +159,10 @@ def main() -> None:
     base = float(geodesic_deg(const.expand_as(val[1]), val[1]).mean())
     print(f"{len(train[0])} training / {len(val[0])} held-out crops; constant (chordal mean of "
           f"the training roots): held-out {base:.1f} deg")
-    results = {name: run_probe(name, train, val, args.steps, args.lr, args.every, args.seed)
+    vit = {k: v for k, v in (("embed_dim", args.vit_dim), ("depth", args.vit_depth),
+                             ("num_heads", args.vit_heads), ("stem", args.vit_stem))
+           if v is not None}
+    results = {name: run_probe(name, train, val, args.steps, args.lr, args.every, args.seed, vit)
                for name in args.probes}
     for name, err in results.items():
         print(f"{name}: held-out {err:.1f} deg after {args.steps} steps (constant {base:.1f})")

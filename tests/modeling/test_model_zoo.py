@@ -197,3 +197,31 @@ def test_encoder_neck_head_partition_covers_every_parameter_once(variant: str) -
     ids = [id(p) for g in groups for p in g.parameters()]
     assert len(ids) == len(set(ids))
     assert set(ids) == {id(p) for p in model.parameters()}
+
+
+@pytest.mark.parametrize("variant", ["smplerx_s32", "smplestx_s"])
+def test_conv_stem_keeps_the_token_grid_and_is_selectable(variant: str) -> None:
+    from ehps.modeling.backbones.vit import PATCH_GRID_HW, STEM_CHANNELS, ConvStem
+
+    torch.manual_seed(0)
+    model = build_model(variant, **TINY, stem="conv").eval()
+    stem = model.encoder.patch_embed
+    assert isinstance(stem, ConvStem)
+    tokens, hp, wp = stem(torch.rand(2, 3, 256, 192))
+    assert (hp, wp) == PATCH_GRID_HW and tokens.shape == (2, hp * wp, TINY["embed_dim"])
+    # reference: the same layers applied one by one, then flattened row-major
+    x = torch.rand(1, 3, 256, 192)
+    ref = x
+    for layer in stem.convs:
+        ref = layer(ref)
+    ref = stem.proj(ref)
+    torch.testing.assert_close(stem(x)[0], ref.flatten(2).transpose(1, 2))
+    assert [m.out_channels for m in stem.convs if isinstance(m, torch.nn.Conv2d)] == list(
+        STEM_CHANNELS)
+    assert not any(k.startswith("encoder.patch_embed.proj.weight") and v.shape[-1] == 16
+                   for k, v in model.state_dict().items())
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 512, 384))
+    assert torch.isfinite(out.body_pose).all()
+    with pytest.raises(InputError, match="stem must be"):
+        get_config(variant, stem="hybrid")

@@ -29,10 +29,14 @@ def _outputs(model, images):
         return model(images).to_dict()
 
 
-@pytest.mark.parametrize("variant", ["smplerx_s32", "smplestx_s"])
-def test_save_load_round_trip(tmp_path: Path, variant: str) -> None:
+@pytest.mark.parametrize("variant,stem", [("smplerx_s32", "patch"), ("smplestx_s", "patch"),
+                                          ("smplerx_s32", "conv"), ("smplestx_s", "conv")])
+def test_save_load_round_trip(tmp_path: Path, variant: str, stem: str) -> None:
     torch.manual_seed(0)
-    model = build_model(variant, **TINY).eval()
+    model = build_model(variant, **TINY, stem=stem)
+    with torch.no_grad():  # move the conv stem's BatchNorm running statistics off their init
+        model(torch.rand(2, 3, 512, 384))
+    model.eval()
     path = save_model(model, tmp_path / "m.safetensors")
     loaded = load_model(path)
     assert loaded.config == model.config and not loaded.training
@@ -48,6 +52,7 @@ def test_save_load_round_trip(tmp_path: Path, variant: str) -> None:
     meta = read_metadata(path)
     assert meta["format"] == "ehps-model" and meta["family"] == model.config.family
     assert json.loads(meta["config"])["embed_dim"] == 32
+    assert json.loads(meta["config"])["stem"] == stem
 
 
 def test_bf16_storage_loads_as_float32(tmp_path: Path) -> None:

@@ -62,17 +62,19 @@ def test_heads_start_at_the_mean_parameters(family, variant) -> None:
                                    rtol=0)
 
 
-def test_folded_stem_equals_normalised_input() -> None:
+@pytest.mark.parametrize("stem,stride,padding", [("patch", 16, 2), ("conv", 2, 1)])
+def test_folded_stem_equals_normalised_input(stem: str, stride: int, padding: int) -> None:
     torch.manual_seed(0)
-    net = build_model("smplestx_s", **TINY["smplestx"])
-    conv = net.encoder.patch_embed.proj
+    net = build_model("smplestx_s", **TINY["smplestx"], stem=stem)
+    conv = net.encoder.patch_embed.input_conv
+    assert conv.stride == (stride, stride) and conv.in_channels == 3
     w0, b0 = conv.weight.detach().clone(), conv.bias.detach().clone()
     mean, std = torch.tensor([0.5, 0.4, 0.3]), torch.tensor([0.2, 0.25, 0.3])
     fold_input_normalisation(net, mean, std)
     x = torch.rand(2, 3, 256, 192)
     got = conv(x)
     ref = F.conv2d((x - mean[None, :, None, None]) / std[None, :, None, None], w0, b0,
-                   stride=16, padding=2)
+                   stride=stride, padding=padding)
     # identical away from the zero-padded border (padding is zero in raw, not normalised, units)
     torch.testing.assert_close(got[..., 1:-1, 1:-1], ref[..., 1:-1, 1:-1], atol=1e-4, rtol=1e-4)
 

@@ -43,6 +43,10 @@ class ModelConfig:
         decoder_mlp_dim: SMPLest-X decoder FFN hidden width (``None`` = C, the official value).
         head_dim: SMPLer-X width of the joint features in the body / hand regressors (512).
         box_dim: SMPLer-X width of the box-net deconvolutions and size MLPs (256).
+        stem: how the encoder turns the image into patch tokens: ``"patch"`` (the official 16x16
+            patchify convolution) or ``"conv"`` (four 3x3 stride-2 convolutions, not official:
+            it makes narrow encoders trained from scratch learn, see
+            :class:`ehps.modeling.backbones.vit.ConvStem`).
     """
 
     family: Family
@@ -60,8 +64,11 @@ class ModelConfig:
     decoder_mlp_dim: int | None = None
     head_dim: int = 512
     box_dim: int = 256
+    stem: Literal["patch", "conv"] = "patch"
 
     def __post_init__(self) -> None:
+        if self.stem not in ("patch", "conv"):
+            raise InputError(f"stem must be 'patch' or 'conv', not {self.stem!r}")
         if self.family not in ("smplerx", "smplestx"):
             raise InputError(f"family must be 'smplerx' or 'smplestx', not {self.family!r}")
         if self.embed_dim % self.num_heads:

@@ -88,6 +88,7 @@ class SMPLerX(nn.Module):
             config.mlp_hidden,
             config.num_task_tokens,
             config.drop_path_rate,
+            stem=config.stem,
         )
         self.body_position_net = PositionNet(c, NUM_BODY_POS_JOINTS, BODY_HM_DHW)
         self.body_regressor = BodyRegressor(c, NUM_BODY_POS_JOINTS, hidden=config.head_dim)

@@ -48,6 +48,7 @@ class SMPLestX(nn.Module):
             config.mlp_hidden,
             config.num_task_tokens,
             config.drop_path_rate,
+            stem=config.stem,
         )
         self.decoder = SMPLestXDecoder(
             config.embed_dim,

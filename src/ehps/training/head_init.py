@@ -193,9 +193,10 @@ def image_stats_from_dataset(dataset: torch.utils.data.Dataset, max_items: int =
 
 @torch.no_grad()
 def fold_input_normalisation(model: nn.Module, mean: torch.Tensor, std: torch.Tensor) -> None:
-    """Make the encoder's patch embedding act on ``(image - mean) / std`` (per channel) while the
-    network still takes raw [0, 1] images: ``W' = W / std``, ``b' = b - sum(W * mean / std)``."""
-    conv = model.encoder.patch_embed.proj  # type: ignore[attr-defined]
+    """Make the encoder's first convolution (the patch embedding, or the first layer of a conv
+    stem) act on ``(image - mean) / std`` (per channel) while the network still takes raw [0, 1]
+    images: ``W' = W / std``, ``b' = b - sum(W * mean / std)``."""
+    conv = model.encoder.patch_embed.input_conv  # type: ignore[attr-defined]
     m = mean.to(conv.weight)
     s = std.to(conv.weight)
     conv.bias -= (conv.weight.sum(dim=(2, 3)) * (m / s)).sum(dim=1)

@@ -16,6 +16,14 @@ State-dict keys: ``task_tokens`` (1, N, C), ``pos_embed`` (1, 193, C),
 ``patch_embed.proj.{weight,bias}``,
 ``blocks.{i}.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}.*``, ``last_norm.*`` — identical to
 the official names (and to ViTPose's ``backbone.*`` minus the prefix).
+
+``stem="conv"`` (not official; for narrow encoders trained from scratch) replaces the 16x16
+patchify convolution with :class:`ConvStem`, four 3x3 stride-2 convolutions that reach the same
+16x12 grid (Xiao et al. 2021, "Early convolutions help transformers see better"). Measured with
+``scripts/root_orientation_probe.py`` on 4,000 ``ehps synth`` crops: a width-64 encoder with the
+patchify stem gets the root orientation to 45.5 deg held-out after 1,500 steps (constant: 49.4),
+with the conv stem 24.4 deg. Its keys are ``patch_embed.convs.*`` and ``patch_embed.proj.*``;
+official and ViTPose weights need the patchify stem.
 """
 
 from __future__ import annotations
@@ -24,10 +32,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ViT", "DropPath", "PATCH_GRID_HW"]
+__all__ = ["ViT", "DropPath", "PatchEmbed", "ConvStem", "PATCH_GRID_HW", "STEM_CHANNELS"]
 
 #: Patch grid (rows, cols) for the 256x192 body input.
 PATCH_GRID_HW: tuple[int, int] = (16, 12)
+
+#: Output channels of the four stride-2 convolutions of :class:`ConvStem`.
+STEM_CHANNELS: tuple[int, int, int, int] = (32, 64, 64, 128)
 
 
 class DropPath(nn.Module):
@@ -58,8 +69,45 @@ class PatchEmbed(nn.Module):
             3, embed_dim, kernel_size=patch_size, stride=patch_size, padding=padding
         )
 
+    @property
+    def input_conv(self) -> nn.Conv2d:
+        """The convolution that sees the raw image (for folding an input normalisation)."""
+        return self.proj
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
         x = self.proj(x)
+        hp, wp = x.shape[-2], x.shape[-1]
+        return x.flatten(2).transpose(1, 2), hp, wp
+
+
+class ConvStem(nn.Module):
+    """(B, 3, 256, 192) -> (B, 192, C) tokens via four 3x3 stride-2 convolutions (BatchNorm,
+    ReLU) and a 1x1 projection to C: the same 16x12 grid as :class:`PatchEmbed`.
+
+    BatchNorm as in Xiao et al.: on the root-orientation probe it learned faster than GroupNorm(8)
+    (24.4 vs 31.1 deg held-out after 1,000-1,500 steps). Its batch statistics make a sample's
+    training-mode output depend on its batch; multi-GPU runs synchronise them
+    (``sync_batchnorm``), but ``SyncBatchNorm`` has no CPU kernel, so a multi-process CPU run of a
+    conv-stem model normalises per rank."""
+
+    def __init__(self, embed_dim: int, channels: tuple[int, ...] = STEM_CHANNELS) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = 3
+        for cout in channels:
+            layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.BatchNorm2d(cout),
+                       nn.ReLU()]
+            cin = cout
+        self.convs = nn.Sequential(*layers)
+        self.proj = nn.Conv2d(cin, embed_dim, kernel_size=1)
+
+    @property
+    def input_conv(self) -> nn.Conv2d:
+        """The convolution that sees the raw image (for folding an input normalisation)."""
+        return self.convs[0]  # type: ignore[return-value]
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+        x = self.proj(self.convs(x))
         hp, wp = x.shape[-2], x.shape[-1]
         return x.flatten(2).transpose(1, 2), hp, wp
 
@@ -120,6 +168,7 @@ class ViT(nn.Module):
         num_task_tokens: learned tokens prepended to the patches (31 SMPLer-X, 80 SMPLest-X).
         drop_path_rate: stochastic depth of the last block; block i uses rate * i / (depth - 1).
         num_patches: patch count the position embedding is sized for (192 for 256x192 input).
+        stem: ``"patch"`` (official 16x16 patchify convolution) or ``"conv"`` (:class:`ConvStem`).
     """
 
     def __init__(
@@ -131,11 +180,15 @@ class ViT(nn.Module):
         num_task_tokens: int,
         drop_path_rate: float = 0.0,
         num_patches: int = PATCH_GRID_HW[0] * PATCH_GRID_HW[1],
+        stem: str = "patch",
     ) -> None:
         super().__init__()
         self.embed_dim = embed_dim
         self.num_task_tokens = num_task_tokens
-        self.patch_embed = PatchEmbed(embed_dim)
+        if stem not in ("patch", "conv"):
+            raise ValueError(f"stem must be 'patch' or 'conv', not {stem!r}")
+        self.patch_embed: PatchEmbed | ConvStem = (
+            PatchEmbed(embed_dim) if stem == "patch" else ConvStem(embed_dim))
         self.task_tokens = nn.Parameter(torch.zeros(1, num_task_tokens, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + 1, embed_dim))
         rates = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist() if depth else []
