@@ -44,8 +44,9 @@ _PRESETS: dict[str, Callable[[], TrainConfig]] = {}
 SPECIALISTS: tuple[str, ...] = ("agora", "3dpw", "egobody", "ubody", "arctic", "renbody")
 
 #: Narrow architectures for CPU training from scratch (keep the 512x384 input contract). The
-#: conv stem (``stem="conv"``, not official) is what lets a width-64 encoder learn the root
-#: orientation from a few thousand images: see :class:`ehps.modeling.backbones.vit.ConvStem`.
+#: conv stem (``stem="conv"``, not official) is what lets a width-64 encoder learn from a thousand
+#: images: SMPLer-X at lr 1e-3, 3,000 steps, held-out MPVPE 195.4 mm with it, 261.5 mm with the
+#: patchify stem (constant 279.5); see :class:`ehps.modeling.backbones.vit.ConvStem`.
 NARROW_OVERRIDES: dict[str, dict[str, object]] = {
     "smplerx": {"embed_dim": 64, "depth": 2, "num_heads": 4, "head_dim": 64, "box_dim": 32,
                 "drop_path_rate": 0.0, "stem": "conv"},

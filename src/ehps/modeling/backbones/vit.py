@@ -22,8 +22,10 @@ patchify convolution with :class:`ConvStem`, four 3x3 stride-2 convolutions that
 16x12 grid (Xiao et al. 2021, "Early convolutions help transformers see better"). Measured with
 ``scripts/root_orientation_probe.py`` on 4,000 ``ehps synth`` crops: a width-64 encoder with the
 patchify stem gets the root orientation to 45.5 deg held-out after 1,500 steps (constant: 49.4),
-with the conv stem 24.4 deg. Its keys are ``patch_embed.convs.*`` and ``patch_embed.proj.*``;
-official and ViTPose weights need the patchify stem.
+with the conv stem 24.4 deg. End to end (narrow SMPLer-X, 1,000 images, 3,000 steps at lr 1e-3,
+``scripts/train_synthetic_demo.py``) the held-out MPVPE is 195.4 mm with it and 261.5 mm with the
+patchify stem, against 279.5 mm for the best constant. Its keys are ``patch_embed.convs.*`` and
+``patch_embed.proj.*``; official and ViTPose weights need the patchify stem.
 """
 
 from __future__ import annotations
