@@ -60,11 +60,11 @@ def geodesic_deg(r1: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
 
 
 def _conv_trunk() -> nn.Sequential:
-    def block(cin: int, cout: int) -> nn.Sequential:
-        return nn.Sequential(nn.Conv2d(cin, cout, 3, 2, 1), nn.BatchNorm2d(cout), nn.ReLU())
+    """Five 3x3 stride-2 conv / BatchNorm / ReLU blocks (256x192 -> 128 x 8x6): the conv stem's
+    layers with one more block."""
+    from ehps.modeling.backbones.vit import STEM_CHANNELS, ConvStem
 
-    return nn.Sequential(block(3, 32), block(32, 64), block(64, 64), block(64, 128),
-                         block(128, 128))
+    return ConvStem(128, channels=(*STEM_CHANNELS, 128)).convs
 
 
 class _VitFlat(nn.Module):
@@ -75,8 +75,10 @@ class _VitFlat(nn.Module):
 
         overrides = {**NARROW_OVERRIDES["smplestx"], **encoder_overrides}
         self.encoder = build_model("smplestx_s", **overrides).encoder
+        from ehps.modeling.backbones.vit import PATCH_GRID_HW
+
         dim = int(overrides["embed_dim"])
-        self.head = nn.Linear(dim * 16 * 12, 6)
+        self.head = nn.Linear(dim * PATCH_GRID_HW[0] * PATCH_GRID_HW[1], 6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feat, _tokens = self.encoder(x)
