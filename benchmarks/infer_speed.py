@@ -8,7 +8,10 @@ and its time is reported as its own stage):
 - **batched**: the real pipeline (:class:`ehps.inference.pipeline.SequenceRunner`): crops of many
   people and frames in network batches of ``--batch-size``, tracking, smoothing, one batched
   SMPL-X pass per ``pose_batch`` people, files written by the background writer;
-- **batched bf16**: the same under bfloat16 autocast (only where the CPU has AMX-BF16 or a GPU);
+- **batched bf16**: the same under bfloat16 autocast (only where the CPU has AVX512-BF16 / AMX
+  or on a GPU);
+- **compiled** / **bf16 compiled**: the same with ``--compile`` (``torch.compile`` with frozen
+  weights for batches of ``--batch-size``; the one-off compile time is printed, not timed);
 - **loop**: what the official demos do: per person crop, network at batch 1 (fp32), SMPL-X at
   batch 1, then write the same npz + json files, one after the other.
 
@@ -167,6 +170,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--render-frames", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    ap.add_argument("--no-compile", action="store_true", help="skip the --compile modes")
     ap.add_argument("--rounds", type=int, default=2,
                     help="alternating rounds per mode; the fastest round of each is reported")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
@@ -196,14 +200,23 @@ def main() -> None:
               f"({n_people / len(frames):.1f}/frame)\n")
         for variant in args.variants.split(","):
             model = build_model(variant).eval()
-            modes = [("batched", False)]
-            if args.device != "cpu" or amx_bf16_available() or "avx512_bf16" in cpu_flags():
-                modes.append(("batched bf16", True))
+            modes = [("batched", False, False)]
+            bf16_ok = args.device != "cpu" or amx_bf16_available() or "avx512_bf16" in cpu_flags()
+            if bf16_ok:
+                modes.append(("batched bf16", True, False))
+            if not args.no_compile:
+                modes.append(("compiled", False, True))
+                if bf16_ok:
+                    modes.append(("bf16 compiled", True, True))
             runs: dict[str, Any] = {}
-            for label, bf16 in modes:
+            for label, bf16, comp in modes:
                 pred = Predictor(model=model, device=args.device, bf16=bf16, smplx_path=smplx_dir,
-                                 batch_size=args.batch_size, name=variant)
+                                 batch_size=args.batch_size, name=variant, compile=comp)
+                t0 = time.perf_counter()
                 pred.run_network(np.zeros((args.batch_size, 512, 384, 3), np.float32))  # warm
+                if comp:
+                    print(f"{variant} {label}: compiled in {time.perf_counter() - t0:.0f} s "
+                          f"(one-off, not timed below)")
                 pred.run_network(np.zeros((1, 512, 384, 3), np.float32))
                 runs[label] = (run_batched, pred)
             pred = Predictor(model=model, device=args.device, smplx_path=smplx_dir, name=variant)

@@ -81,6 +81,19 @@ def constant_baselines(train_params: dict[str, np.ndarray]) -> dict[str, dict[st
     }
 
 
+def pretrain_backbone(data: Path, out: Path, steps: int | None, overrides: dict) -> dict:
+    """Step 2: the ``synthetic_pose2d`` run, its encoder written as a ViTPose-layout file."""
+    from ehps.modeling import load_model, save_vitpose_backbone
+
+    info = train_family("pose2d", data, out, steps, overrides)
+    path = out / "run_pose2d" / "backbone.pth"
+    n = save_vitpose_backbone(load_model(info["result"].model_path), path,
+                              meta={"stage": "synthetic_pose2d",
+                                    "steps": info["result"].global_step})
+    print(f"[pretrain] encoder ({n} tensors) -> {path}")
+    return {**info, "backbone": path}
+
+
 @torch.no_grad()
 def evaluate(model_path: Path | None, data: Path, body: torch.nn.Module, family: str,
              baselines: dict[str, dict[str, torch.Tensor]], batch: int = 50) -> dict[str, float]:
@@ -109,8 +122,8 @@ def evaluate(model_path: Path | None, data: Path, body: torch.nn.Module, family:
 
 
 def train_family(family: str, data: Path, out: Path, steps: int | None, overrides: dict) -> dict:
-    """Train one network with its ``synthetic_*`` preset (``steps``: ``None`` keeps the
-    preset's ``max_steps``)."""
+    """Train one network with its ``synthetic_*`` preset (``family``: ``smplerx``, ``smplestx``
+    or ``pose2d``; ``steps``: ``None`` keeps the preset's ``max_steps``)."""
     from ehps.training import apply_overrides, get_train_preset, train
 
     cfg = get_train_preset(f"synthetic_{family}")
@@ -130,7 +143,8 @@ def train_family(family: str, data: Path, out: Path, steps: int | None, override
     return {"result": result, "wall_s": wall, "config": cfg, "metrics_csv": result.metrics_csv}
 
 
-def plot(runs: dict[str, dict], baseline_mm: dict[str, float], png: Path) -> None:
+def plot(runs: dict[str, dict], baseline_mm: dict[str, float], png: Path,
+         pretrained: bool = False) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -176,7 +190,9 @@ def plot(runs: dict[str, dict], baseline_mm: dict[str, float], png: Path) -> Non
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_yscale("log")
-    fig.suptitle("Narrow SMPLest-X / SMPLer-X trained from scratch on `ehps synth` data (CPU)")
+    start = ("encoders from the keypoint-heatmap pre-training (synthetic_pose2d)" if pretrained
+             else "from scratch")
+    fig.suptitle(f"Narrow SMPLest-X / SMPLer-X trained on `ehps synth` data (CPU), {start}")
     fig.tight_layout()
     fig.savefig(png, dpi=100)
     plt.close(fig)
@@ -192,6 +208,9 @@ def main() -> None:
                     choices=["smplestx", "smplerx"])
     ap.add_argument("--steps", type=int, default=None,
                     help="optimiser steps per network (default: the preset's)")
+    ap.add_argument("--pretrain-steps", type=int, default=None,
+                    help="steps of the keypoint-heatmap encoder pre-training (default: the "
+                         "synthetic_pose2d preset's; 0: both networks start from scratch)")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                     help="config override for both runs, e.g. optim.lr=2e-3")
     ap.add_argument("--threads", type=int, default=2)
@@ -233,8 +252,17 @@ def main() -> None:
             mm = evaluate(run / "model.safetensors", data, body, family, {})["model"]
             runs[family] = {"metrics_csv": run / "metrics.csv", "mpvpe_mm": mm}
             print(f"[eval] {family}: MPVPE {mm:.1f} mm")
-        plot(runs, base_mm, args.out / "synthetic_demo_curves.png")
+        plot(runs, base_mm, args.out / "synthetic_demo_curves.png",
+             pretrained=(args.out / "run_pose2d" / "backbone.pth").is_file())
         return
+    if args.pretrain_steps != 0:
+        pre = pretrain_backbone(data, args.out, args.pretrain_steps, overrides)
+        summary["pretrain"] = {"preset": "synthetic_pose2d", "backbone": str(pre["backbone"]),
+                               "steps": pre["result"].global_step,
+                               "wall_min": pre["wall_s"] / 60,
+                               "loss_weights": dict(pre["config"].loss_weights)}
+        overrides = {**overrides, "model": {**overrides.get("model", {}),
+                                            "vitpose": str(pre["backbone"])}}
     for family in args.families:
         info = train_family(family, data, args.out, args.steps, overrides)
         res = evaluate(info["result"].model_path, data, body, family, {})
@@ -253,7 +281,7 @@ def main() -> None:
               f"{base_mm[best_name]:.1f} mm ({best_name}): {red:+.1f}% "
               f"({'target met' if red >= 25 else 'TARGET MISSED'})")
     png = args.out / "synthetic_demo_curves.png"
-    plot(runs, base_mm, png)
+    plot(runs, base_mm, png, pretrained="pretrain" in summary)
     summary["total_wall_min"] = (time.perf_counter() - t_all) / 60
     summary["curves_png"] = str(png)
     (args.out / "synthetic_demo.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -11,7 +11,13 @@ import torch
 from modeling_reference import official_key_shapes, random_official_network, reference_forward
 
 from ehps.errors import CheckpointError
-from ehps.modeling import build_model, list_models, load_official_checkpoint, load_vitpose_backbone
+from ehps.modeling import (
+    build_model,
+    list_models,
+    load_official_checkpoint,
+    load_vitpose_backbone,
+    save_vitpose_backbone,
+)
 from ehps.modeling.checkpoint import infer_variant, map_official_key
 
 TINY = {"embed_dim": 64, "depth": 2, "num_heads": 2}
@@ -207,3 +213,27 @@ def test_vitpose_backbone_errors(tmp_path: Path) -> None:
     torch.save({"state_dict": {"encoder.pos_embed": torch.zeros(1)}}, tmp_path / "bare.pth")
     with pytest.raises(CheckpointError, match="no 'backbone"):
         load_vitpose_backbone(model, tmp_path / "bare.pth")
+
+
+@pytest.mark.parametrize("stem", ["patch", "conv"])
+def test_vitpose_backbone_written_here_starts_the_other_family(tmp_path: Path, stem: str) -> None:
+    src = build_model("smplerx_s32", **TINY, stem=stem)
+    with torch.no_grad():  # non-default buffers too (the conv stem's BatchNorm statistics)
+        for name, buf in src.encoder.named_buffers():
+            if buf.is_floating_point():
+                buf.uniform_(0.5, 1.5, generator=torch.Generator().manual_seed(len(name)))
+    dst = build_model("smplestx_s", **TINY, stem=stem)
+    tokens = dst.encoder.task_tokens.detach().clone()
+    path = tmp_path / "pretrained_backbone.pth"
+    n = save_vitpose_backbone(src, path, meta={"stage": "2d keypoints"})
+    raw = torch.load(path, weights_only=True)
+    assert raw["meta"] == {"stage": "2d keypoints"} and len(raw["state_dict"]) == n
+    assert all(k.startswith("backbone.") for k in raw["state_dict"])
+    report = load_vitpose_backbone(dst, path)
+    assert report["loaded"] == n and report["ignored"] == []
+    want = {k: v for k, v in src.encoder.state_dict().items() if k != "task_tokens"}
+    got = dst.encoder.state_dict()
+    assert set(want) == set(got) - {"task_tokens"}
+    for k, v in want.items():
+        torch.testing.assert_close(got[k], v, msg=k)
+    torch.testing.assert_close(dst.encoder.task_tokens, tokens)  # 31 vs 80 tokens: kept

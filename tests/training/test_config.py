@@ -143,3 +143,26 @@ def test_shipped_example_configs_load() -> None:
         preset = data.pop("preset")
         cfg = apply_overrides(get_train_preset(preset), data)
         assert isinstance(cfg, TrainConfig)
+
+
+def test_pose2d_pretraining_keeps_only_the_heatmap_terms_and_fits_both_families() -> None:
+    from dataclasses import fields
+
+    from ehps.losses.smplerx import SMPLerXLossWeights
+    from ehps.modeling import build_model
+
+    cfg = get_train_preset("synthetic_pose2d")
+    w = SMPLerXLossWeights(**cfg.loss_weights)
+    active = {f.name for f in fields(w)
+              if isinstance(getattr(w, f.name), float) and getattr(w, f.name) > 0}
+    assert active == {"joint_img", "smplx_joint_img"}
+    assert cfg.model.variant == "smplerx_s32"
+    # its encoder must load into both synthetic networks (model.vitpose): same names and shapes
+    shapes = {}
+    for name in ("synthetic_pose2d", "synthetic_smplerx", "synthetic_smplestx"):
+        m = get_train_preset(name).model
+        enc = build_model(m.variant, device="meta", init=False, **m.overrides).encoder
+        shapes[name] = {k: tuple(v.shape) for k, v in enc.state_dict().items()
+                        if k != "task_tokens"}
+    assert shapes["synthetic_pose2d"] == shapes["synthetic_smplerx"]
+    assert shapes["synthetic_pose2d"] == shapes["synthetic_smplestx"]

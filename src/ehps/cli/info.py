@@ -110,6 +110,9 @@ def _print_human(info: dict[str, Any]) -> None:
     print(f"              {flags}")
     if cpu["amx_bf16"]:
         print("              -> use --bf16 for ~2-3x faster network inference")
+    elif cpu["avx512_bf16"]:
+        print("              -> --bf16 (and --compile on long videos) about halves network "
+              "time here (benchmarks/infer_speed.py)")
     print(f"accelerators  CUDA {'yes' if info['cuda_available'] else 'no'}, "
           f"MPS {'yes' if info['mps_available'] else 'no'}")
     bm = info["body_models"]

@@ -15,7 +15,11 @@ Public entry points::
 
 from __future__ import annotations
 
-from ehps.modeling.checkpoint import load_official_checkpoint, load_vitpose_backbone
+from ehps.modeling.checkpoint import (
+    load_official_checkpoint,
+    load_vitpose_backbone,
+    save_vitpose_backbone,
+)
 from ehps.modeling.config import ModelConfig
 from ehps.modeling.prediction import ROTATION_GROUPS, Prediction
 from ehps.modeling.weights import convert_official_checkpoint, load_model, save_model
@@ -30,6 +34,7 @@ __all__ = [
     "list_models",
     "load_official_checkpoint",
     "load_vitpose_backbone",
+    "save_vitpose_backbone",
     "load_model",
     "save_model",
     "convert_official_checkpoint",

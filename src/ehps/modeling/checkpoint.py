@@ -43,6 +43,7 @@ __all__ = [
     "check_state_dict",
     "load_official_checkpoint",
     "load_vitpose_backbone",
+    "save_vitpose_backbone",
 ]
 
 log = logging.getLogger(__name__)
@@ -336,3 +337,30 @@ def load_vitpose_backbone(model: nn.Module, path: PathLike) -> dict[str, Any]:
     )
     encoder.load_state_dict(_as_float32(backbone), strict=False)
     return {"loaded": len(backbone), "ignored": ignored, "kept": ["task_tokens"]}
+
+
+def save_vitpose_backbone(model: nn.Module, path: PathLike, meta: Mapping[str, Any] | None = None
+                          ) -> int:
+    """Write ``model.encoder`` as a ViTPose-layout checkpoint that :func:`load_vitpose_backbone`
+    (``model.vitpose`` in training configs) reads back: ``{"meta": ..., "state_dict":
+    {"backbone.<name>": tensor}}``, float32, without the task tokens (ViTPose has none).
+
+    This is how a network pre-trained on 2D keypoints here (the ViTPose stage of the official
+    recipe, e.g. ``scripts/train_synthetic_demo.py``) starts the encoder of another network, of
+    either family. Written atomically with ``torch.save``; plain tensors only, so
+    ``torch.load(weights_only=True)`` reads it.
+
+    Returns:
+        the number of tensors written.
+    """
+    from ehps.utils.io import atomic_open
+
+    state = {
+        f"backbone.{k}": v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype)
+        .clone()
+        for k, v in model.encoder.state_dict().items()
+        if k != "task_tokens"
+    }
+    with atomic_open(path, "wb") as fh:
+        torch.save({"meta": dict(meta or {}), "state_dict": state}, fh)
+    return len(state)
