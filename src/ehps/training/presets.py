@@ -136,7 +136,8 @@ def _synthetic(family: str) -> TrainConfig:
         # 1e-3, not 3e-4: the official heads start at N(0, 0.001) / N(0, 0.01) weights and Adam
         # moves a weight by about lr per step; at 3e-4 the training loss stayed flat for 3,000
         # steps (SMPLer-X held-out MPVPE 262.6 mm, constant 279.5), at 1e-3 (with the conv stem)
-        # SMPLer-X reaches 195.4 mm and SMPLest-X 248.6 mm (scripts/train_synthetic_demo.py)
+        # SMPLer-X reaches 195.4 mm and SMPLest-X 248.6 mm from scratch, 169.4 and 160.6 mm from
+        # the synthetic_pose2d encoder (scripts/train_synthetic_demo.py; constant 279.5 mm)
         optim=OptimSection(lr=1e-3, min_lr=1e-5, epochs=1000, max_steps=3000, warmup_steps=100),
         trainer=TrainerSection(seed=0, log_every_n_steps=20, val_every_n_steps=250,
                                threads=2),
