@@ -71,12 +71,11 @@ class _VitFlat(nn.Module):
     def __init__(self, **encoder_overrides: int | str) -> None:
         super().__init__()
         from ehps.modeling import build_model
+        from ehps.modeling.backbones.vit import PATCH_GRID_HW
         from ehps.training.presets import NARROW_OVERRIDES
 
         overrides = {**NARROW_OVERRIDES["smplestx"], **encoder_overrides}
         self.encoder = build_model("smplestx_s", **overrides).encoder
-        from ehps.modeling.backbones.vit import PATCH_GRID_HW
-
         dim = int(overrides["embed_dim"])
         self.head = nn.Linear(dim * PATCH_GRID_HW[0] * PATCH_GRID_HW[1], 6)
 

@@ -110,8 +110,7 @@ def run(args: argparse.Namespace) -> int:
         args.checkpoint, variant=args.variant, device=args.device, bf16=args.bf16,
         batch_size=args.batch_size, compile=args.compile, bbox_ratio=args.bbox_ratio,
         max_people=args.max_people, min_score=args.min_score, smplx_path=args.smplx_path,
-        body_model=args.body_model,
-        require_body_model=bool(args.save_mesh or args.render),
+        body_model=args.body_model, require_body_model=bool(args.save_mesh or args.render),
     )
     config = InferConfig(
         out_dir=Path(args.out), boxes=args.boxes, intrinsics=intrinsics,

@@ -355,12 +355,8 @@ def save_vitpose_backbone(model: nn.Module, path: PathLike, meta: Mapping[str, A
     """
     from ehps.utils.io import atomic_open
 
-    state = {
-        f"backbone.{k}": v.detach().to("cpu", torch.float32 if v.is_floating_point() else v.dtype)
-        .clone()
-        for k, v in model.encoder.state_dict().items()
-        if k != "task_tokens"
-    }
+    state = _as_float32({f"backbone.{k}": v.detach().cpu()
+                         for k, v in model.encoder.state_dict().items() if k != "task_tokens"})
     with atomic_open(path, "wb") as fh:
         torch.save({"meta": dict(meta or {}), "state_dict": state}, fh)
     return len(state)
