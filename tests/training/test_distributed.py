@@ -25,6 +25,7 @@ import torch
 from traintest_helpers import tiny_config
 
 from ehps.data import MultiDatasetSampler, collate_samples
+from ehps.modeling.backbones.vit import PATCH_GRID_HW
 from ehps.training.datamodule import EHPSDataModule
 from ehps.training.module import EHPSModule
 
@@ -61,10 +62,23 @@ def test_rank_gradient_average_equals_the_global_batch_gradient(synth_root, synt
     g1 = _grads(module, collate_samples([data.train_set[k] for k in r1]))
     assert g_all.keys() == g0.keys() == g1.keys()
     assert len(g_all) > 20
+    # Tolerance: the float32 summation error of the gradient, not a fixed number. Each gradient
+    # element sums about n = (global batch) x (encoder tokens) products, and a batch of 2 and a
+    # batch of 4 run the kernels with other blockings, so the two results differ by rounding of
+    # order u * sqrt(n) (random-walk growth) times the magnitude of what is summed. That
+    # magnitude is taken from the per-sample gradients (mean |g_i|), which, unlike |g|, does not
+    # shrink when samples cancel. A real error (a wrong mean, a dropped sample) is O(|g|).
+    singles = [_grads(module, collate_samples([data.train_set[k]])) for k in whole]
+    u = torch.finfo(torch.float32).eps
+    n_terms = len(whole) * PATCH_GRID_HW[0] * PATCH_GRID_HW[1]
     for k in g_all:
         avg = (g0[k] + g1[k]) / 2  # DDP's all-reduce mean over 2 ranks
-        err = float((avg - g_all[k]).norm()) / (float(g_all[k].norm()) + 1e-12)
-        assert err < 1e-5, (k, err)  # float32 summation order only
+        scale = float((sum(s[k].abs() for s in singles) / len(singles)).norm())
+        tol = 8 * u * n_terms**0.5 * scale
+        err = float((avg - g_all[k]).norm())
+        assert err <= tol, (k, err, tol)
+        # the bound is far below the gradient itself: a wrong average would fail it
+        assert tol < 1e-3 * float(g_all[k].norm()) or scale == 0.0, (k, tol)
 
 
 @pytest.mark.slow  # ~20 s: two Python processes importing Lightning, plus the reference run
