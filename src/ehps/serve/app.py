@@ -93,7 +93,7 @@ def create_app(config: ServeConfig, static_dir: Path = STATIC_DIR) -> FastAPI:
         work = Path(tempfile.mkdtemp(prefix="ehps-serve-")) if temp else Path(config.work_dir)
         manager = JobManager(config, work)
         manager.start()
-        state["manager"] = manager
+        state["manager"] = app.state.manager = manager
         try:
             yield
         finally:
