@@ -141,6 +141,7 @@ def test_upload_limits(server, tmp_path):
     assert r.status_code == 400 and r.json()["error"]["code"] == "empty"
     r = post(b"\x89PNG\r\n\x1a\n" + os.urandom(3000), name="broken.png")
     assert r.status_code == 422 and r.json()["error"]["code"] == "unreadable"
+    assert "input.png" not in r.text and str(config.work_dir) not in r.text  # no server paths
     r = post(png_bytes(2100, 2000))  # 4.2 MP > 4 MP
     assert r.status_code == 413 and "megapixels" in r.json()["error"]["message"]
     frames = [np.full((64, 64, 3), 6 * i, np.uint8) for i in range(40)]  # 4 s at 10 fps

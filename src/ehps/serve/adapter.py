@@ -126,6 +126,12 @@ def load_predictor(choice: EstimatorChoice) -> Any:
                                      smplx_path=choice.smplx_path)
 
 
+def _config_fields(cls: type) -> set[str]:
+    import dataclasses
+
+    return {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+
+
 def _clean(message: str, spec: JobSpec) -> str:
     """A pipeline message with the server's paths replaced by the uploaded name."""
     out = message.replace(spec.input_path, spec.display_name)
@@ -159,11 +165,14 @@ def run_job(
 
     out = Path(spec.out_dir)
     meshes = bool(predictor.has_meshes)
-    config = InferConfig(
+    options: dict[str, Any] = dict(
         out_dir=out, save_mesh=("glb",) if meshes else (), render=meshes,
         render_backend=spec.render_backend, max_frames=spec.max_frames, progress=False,
         pose_batch=8,
     )
+    if meshes and spec.kind == "video" and "export_anim" in _config_fields(InferConfig):
+        options["export_anim"] = ("glb", "bvh")  # a pipeline that writes animations: ask
+    config = InferConfig(**options)
     poller = None
     thread = None
     if on_progress is not None:

@@ -194,6 +194,10 @@ def probe_file(path: str | Path, kind: str, max_pixels: int, max_video_s: float,
         UploadRejected: unreadable, or over a limit (the message says which and what to do).
     """
     path = Path(path)
-    if kind == "image":
-        return _probe_image(path, max_pixels)
-    return _probe_video(path, max_pixels, max_video_s, max_video_frames)
+    try:
+        if kind == "image":
+            return _probe_image(path, max_pixels)
+        return _probe_video(path, max_pixels, max_video_s, max_video_frames)
+    except UploadRejected as exc:  # the decoders name the file: never show the server's paths
+        text = str(exc).replace(f"'{path}'", "the upload").replace(str(path), "the upload")
+        raise UploadRejected(exc.code, text, exc.status) from None

@@ -6,9 +6,10 @@ scene GLB, BVH or FBX files) shows up in the page's downloads and viewer without
 
 * Per-frame folders (``smplx/``, ``meta/``, ``mesh/``, ``overlay/``) give the viewer's timeline:
   one GLB per frame and person, the overlay PNG of an image.
-* Every other file of the sequence folder with a known suffix is a download of its own
-  (``overlay.mp4``, ``tracks.npz``, ``world.json``, ``*.glb``, ``*.bvh``, ``*.fbx``, ...);
-  ``.glb`` files outside ``mesh/`` are also offered to the viewer as animations.
+* Every other file of the sequence folder (or of a sub-folder such as ``anim/``) with a known
+  suffix is a download of its own (``overlay.mp4``, ``tracks.npz``, ``world.json``,
+  ``anim/scene.glb``, ``anim/track_00.bvh``, ...); ``.glb`` files outside ``mesh/`` are also
+  offered to the viewer as animations.
 * ``params.zip`` (built on request) holds the parameters: ``smplx/*.npz``, ``meta/*.json`` and the
   sequence-level ``.npz`` / ``.json`` files.
 
@@ -190,7 +191,7 @@ def scan_results(out_dir: Path) -> Results:
                 continue
             res.files[rel] = path
             continue
-        if len(rel_seq.parts) > 1 or path.name in _INTERNAL:
+        if len(rel_seq.parts) > 3 or path.name in _INTERNAL:
             continue
         kind = _SUFFIXES.get(path.suffix.lower())
         if kind is None:

@@ -66,7 +66,7 @@ function upload(file) {
   $('job-name').textContent = file.name;
   $('job-detail').textContent = '';
   if (!window.ehpsSkipClientChecks && file.size > limits.max_upload_mb * 2 ** 20) {
-    setStatus('rejected');
+    rejected('rejected');
     showError('File too large. ', `${file.name} is ${fmtBytes(file.size)}; this server takes `
       + `at most ${limits.max_upload_mb} MB.`);
     return;
@@ -88,19 +88,25 @@ function upload(file) {
     try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
     if (xhr.status === 202) { track(body); return; }
     const err = body.error || { message: `HTTP ${xhr.status}` };
-    setStatus(xhr.status === 429 ? 'busy' : 'rejected', xhr.status === 429);
+    rejected(xhr.status === 429 ? 'busy' : 'rejected', xhr.status === 429);
     showError(xhr.status === 429 ? 'The server is busy. ' : 'The file was not accepted. ',
       err.message);
   };
   xhr.onerror = () => {
     state.xhr = null;
-    setStatus('rejected');
+    rejected('rejected');
     showError('Upload failed. ', 'The connection was closed (is the file larger than the '
       + `server's limit of ${limits.max_upload_mb} MB, or did the server stop?).`);
   };
   setStatus('uploading');
   $('cancel').hidden = false;
   xhr.send(file);
+}
+
+function rejected(text, busy = false) {
+  setStatus(text, busy);
+  $('bar').value = 0;
+  $('cancel').hidden = true;
 }
 
 function setStatus(text, busy = false) {

@@ -20,15 +20,15 @@ function firstMesh(root) {
   return found;
 }
 
-// A floor plane {normal, point} in the viewer's frame, from world.json, or null.
-// Accepted: {"floor": {"normal": [3], "offset": d}} in the OpenCV camera frame (n.x + d = 0),
-// the keys "normal_cam"/"offset_cam" likewise, or nothing (then no floor is drawn).
+// A floor plane {normal, point} in the viewer's (camera, glTF axes) frame, from world.json
+// ({"floor": {"normal_cam": [3], "offset_cam_m": d}}: n . p + d = 0 for points p of the OpenCV
+// camera frame), or null: no floor is drawn without one.
 export function floorFromWorld(world) {
   const data = world && world.data;
-  const f = data && (data.floor || data.ground);
+  const f = data && data.floor;
   if (!f) return null;
   const n = f.normal_cam || f.normal;
-  const d = f.offset_cam ?? f.offset;
+  const d = f.offset_cam_m ?? f.offset_cam ?? f.offset;
   if (!Array.isArray(n) || n.length !== 3 || typeof d !== 'number') return null;
   const normal = new THREE.Vector3(n[0], -n[1], -n[2]);  // OpenCV -> glTF axes
   const len = normal.length();
@@ -124,7 +124,8 @@ export class Viewer {
     for (const a of chosen) {
       const gltf = await this.loader.loadAsync(a.url);
       gltf.scene.traverse((o) => {
-        if (!o.isMesh) return;
+        if (/floor/i.test(o.name || '')) this.hasFloor = true;
+        if (!o.isSkinnedMesh) return;  // people are skinned; the floor keeps its material
         const m = /(\d+)/.exec(o.name || '');
         const c = (m && this.colors.get(Number(m[1]))) || order[k++ % Math.max(order.length, 1)];
         o.material = new THREE.MeshStandardMaterial({ color: c || 0x8fb8f7, roughness: 0.6 });
@@ -213,8 +214,21 @@ export class Viewer {
     this.requestRender();
   }
 
+  // The capture camera as a frustum: at the origin of the camera frame (meshes), or placed
+  // with world.json's world_from_camera (animations, in the world frame).
   addCamera(cam, world) {
-    if (!cam || world) return;  // world-frame files: the camera pose is in world.json
+    if (!cam) return;
+    let place = null;
+    if (world) {
+      const m = world.data && world.data.camera && world.data.camera.world_from_camera;
+      if (!Array.isArray(m) || m.length !== 4) return;
+      place = new THREE.Matrix4().set(...m.flat());
+      const flip = new THREE.Matrix4().makeScale(1, -1, -1);  // glTF camera axes -> OpenCV
+      place.multiply(flip);
+      if (world.data.up_axis === 'z') {  // z-up world -> the viewer's y-up
+        place.premultiply(new THREE.Matrix4().set(1, 0, 0, 0, 0, 0, 1, 0, 0, -1, 0, 0, 0, 0, 0, 1));
+      }
+    }
     const [fx, fy] = cam.focal;
     const [cx, cy] = cam.princpt;
     const [h, w] = cam.image_hw;
@@ -231,12 +245,15 @@ export class Viewer {
     const geo = new THREE.BufferGeometry().setFromPoints(pts);
     const lines = new THREE.LineSegments(geo, new THREE.LineBasicMaterial({ color: 0x394150 }));
     lines.name = 'capture camera';
+    if (place) lines.applyMatrix4(place);
     this.scene.add(lines);
   }
 
   addFloor(world) {
     let plane = null;
-    if (this.mode === 'animation' && world) {
+    if (this.mode === 'animation') {
+      const hasFloor = world && world.data && world.data.floor;
+      if (this.hasFloor || !hasFloor) return;  // drawn by the file, or unknown
       plane = { normal: new THREE.Vector3(0, 1, 0), point: new THREE.Vector3() };
     } else {
       plane = floorFromWorld(world);
@@ -274,7 +291,7 @@ export class Viewer {
     s.theta += 25 * DEG;
     s.phi = Math.max(s.phi - 8 * DEG, 5 * DEG);
     const half = Math.tan(this.camera.fov * DEG / 2) * Math.min(this.camera.aspect, 1);
-    const dist = Math.max(0.55 * this._size / half, 1.5);
+    const dist = Math.max(0.5 * this._size / half, 1.5);
     const at = new THREE.Vector3().setFromSpherical(s).multiplyScalar(dist);
     this.home = { target, position: target.clone().add(at) };
     this.resetView();
