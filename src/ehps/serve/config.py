@@ -100,8 +100,10 @@ def discover_estimators(
     """The estimators a server offers, the default first.
 
     Order: each given checkpoint (a network; the first is the default), the embedded estimator
-    with Anny (always: its model ships with ehps), and the embedded estimator with SMPL-X when
-    its licensed files are found (``smplx_path``, ``$EHPS_BODY_MODELS``, the user data dir).
+    with Anny (always: its model ships with ehps), the embedded estimator with SMPL-X when
+    its licensed files are found (``smplx_path``, ``$EHPS_BODY_MODELS``, the user data dir), and
+    the official weights in ehps's weight cache (``ehps weights download``, when this ehps has
+    that command), offered by name.
 
     Args:
         checkpoints: weight files (``.pth.tar`` / ``.safetensors``) to offer.
@@ -131,4 +133,20 @@ def discover_estimators(
     else:
         out.append(EstimatorChoice("embedded-smplx", "embedded: landmarks + SMPL-X fit",
                                    body_model="smplx", smplx_path=smplx))
+    out += _cached_weights(smplx)
     return out
+
+
+def _cached_weights(smplx: str | None) -> list[EstimatorChoice]:
+    """Weights in ehps's cache, by name (``Predictor.from_pretrained`` resolves the names)."""
+    try:
+        from ehps.weights.store import list_cached
+    except ImportError:  # an ehps without the weight cache
+        return []
+    try:
+        entries = list_cached()
+    except Exception:  # an unreadable cache must not stop the server
+        return []
+    return [EstimatorChoice(f"cached-{e.name}", f"{e.name} (network, cached weights)",
+                            weights=str(e.name), smplx_path=smplx)
+            for e in entries if getattr(e, "name", "")]
