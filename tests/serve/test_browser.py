@@ -54,7 +54,7 @@ def live_server(tmp_path_factory):
     log = open(work / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "ehps", "serve", "--port", str(port), "--work-dir", str(work),
-         "--max-upload-mb", "1", "--max-video-s", "5", "--render-backend", "torch"],
+         "--render-backend", "torch"],  # the default limits (they show in the screenshots)
         stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -230,19 +230,111 @@ def test_bad_files_show_the_reason(page, shots, tmp_path):
     assert "/jobs/" not in page.inner_text("#error")  # no server paths in messages
     assert page.is_hidden("#cancel")
     page.screenshot(path=str(shots / "serve_error_corrupt.png"))
-    big = tmp_path / "big.jpg"
-    big.write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(int(1.5 * 2**20)))
+    big = tmp_path / "big.jpg"  # over the default limit of 100 MB (sparse: no disk used)
+    with big.open("wb") as fh:
+        fh.write(b"\xff\xd8\xff\xe0" + os.urandom(4096))
+        fh.truncate(101 * 2**20)
     page.set_input_files("#file", str(big))  # the page knows the limit
     page.wait_for_function(
         "() => document.getElementById('error').textContent.includes('too large')")
-    assert "at most 1 MB" in page.inner_text("#error")
+    assert "at most 100 MB" in page.inner_text("#error")
     page.screenshot(path=str(shots / "serve_error_too_large.png"))
     page.evaluate("window.ehpsSkipClientChecks = true")  # the server's own check
     page.set_input_files("#file", str(big))
     page.wait_for_function("() => document.getElementById('job-status').textContent === 'rejected'")
-    assert "1 MB" in page.inner_text("#error")
+    assert "100 MB" in page.inner_text("#error")
     video = tmp_path / "corrupt.mp4"
     video.write_bytes(b"\0\0\0\x18ftypmp42" + os.urandom(5000))
     page.set_input_files("#file", str(video))
     page.wait_for_function("() => document.getElementById('job-status').textContent === 'rejected'")
     assert "video" in page.inner_text("#error")
+
+
+@pytest.fixture(scope="module")
+def inproc_server(tmp_path_factory):
+    """An in-process server (uvicorn in a thread), so a test can place a finished job's files."""
+    import threading
+
+    import uvicorn
+
+    from ehps.serve.app import create_app
+    from ehps.serve.config import ServeConfig, discover_estimators
+
+    port = _free_port()
+    config = ServeConfig(port=port, work_dir=tmp_path_factory.mktemp("serve_inproc"),
+                         estimators=discover_estimators(), warm=False)
+    app = create_app(config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}", app, config
+    server.should_exit = True
+    thread.join(30)
+
+
+def test_new_outputs_need_no_page_change(browser, inproc_server, shots, tmp_path):
+    """Files the pipeline does not write today (issue 16: anim/scene.glb, world.json, BVH) are
+    offered and shown from what is in the job's folder: the viewer plays the animated scene on
+    the video's timeline, places the capture camera from world.json, keeps the file's floor."""
+    from serve_helpers import write_animated_glb, write_clip
+
+    from ehps.serve.probe import MediaInfo
+
+    url, app, config = inproc_server
+    manager = app.state.manager
+    job = manager.new_job("walk.mp4", config.estimators[0])
+    seq = job.out_dir / "input"
+    (seq / "meta").mkdir(parents=True)
+    (seq / "meta" / "000000_00.json").write_text(json.dumps(
+        {"focal": [60, 60], "princpt": [32, 24], "image_hw": [48, 64]}))
+    (seq / "manifest.json").write_text("{}")
+    frames = [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(5)]
+    write_clip(seq / "overlay.mp4", frames, fps=10)
+    (seq / "anim").mkdir()
+    write_animated_glb(seq / "anim" / "scene.glb", duration_s=0.4, shift_x_m=1.0)
+    (seq / "anim" / "track_00.bvh").write_text("HIERARCHY\nROOT pelvis\n{\n}\nMOTION\n")
+    world = {"floor": {"normal_cam": [0.0, -1.0, 0.0], "offset_cam_m": 1.5}, "up_axis": "y",
+             "camera": {"world_from_camera": [[1, 0, 0, 0], [0, -1, 0, 1.5], [0, 0, -1, 0],
+                                              [0, 0, 0, 1]]}}
+    (seq / "world.json").write_text(json.dumps(world))
+    job.kind, job.info = "video", MediaInfo("video", "mp4", 64, 48, 5, 10.0, 0.5)
+    job.frames_done = job.frames_total = 5
+    job.summary = {"estimator": "test", "frames_done": 5, "seconds": 1.0}
+    job.status, job.ended = "done", time.time()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{url}/#job={job.id}")  # a page opened at #job=ID follows that job
+    wait_ready(page, 60)
+    assert page.evaluate("window.ehps.viewer.mode") == "animation"
+    names = page.eval_on_selector_all("#downloads a", "as => as.map(a => a.download)")
+    assert {"scene.glb", "track_00.bvh", "world.json", "overlay.mp4"} <= set(names)
+    has = "(n) => !!window.ehps.viewer.scene.getObjectByName(n)"
+    assert page.evaluate(has, "capture camera") and page.evaluate(has, "floor")
+    assert not page.evaluate(has, "floor grid")  # the file's floor, not a second one
+    # the camera from world.json: 1.5 m above the floor, at the world origin
+    cam_y = page.evaluate("window.ehps.viewer.scene.getObjectByName('capture camera')"
+                          ".matrixWorld.elements[13]")
+    assert cam_y == pytest.approx(1.5, abs=1e-4)
+    x = "window.ehps.viewer.scene.getObjectByName('root').position.x"
+    assert page.evaluate(x) == pytest.approx(0.0, abs=1e-4)
+    first = canvas_rgb(page)
+    page.evaluate("""() => { const s = document.getElementById('scrub');
+        s.value = 2; s.dispatchEvent(new Event('input')); }""")
+    page.wait_for_timeout(300)
+    assert page.inner_text("#frame") == "frame 3 / 5"
+    assert page.evaluate(x) == pytest.approx(0.5, abs=1e-3)  # t = 0.2 s of 0.4 s: half way
+    assert (drawn(canvas_rgb(page)) != drawn(first)).sum() > 50
+    page.screenshot(path=str(shots / "serve_animation.png"), full_page=True)
+    page.click("#play")
+    page.wait_for_function("() => document.getElementById('frame').textContent === "
+                           "'frame 5 / 5'", timeout=20000)
+    assert page.evaluate(x) == pytest.approx(1.0, abs=0.05)
+    context.close()
+    assert not errors, errors

@@ -163,3 +163,43 @@ def test_results_are_read_from_the_files(tmp_path):
     time.sleep(0.01)
     build_zip(res, "params", tmp_path / "params.zip")  # built once, then reused
     assert (tmp_path / "params.zip").stat().st_mtime_ns == t0
+
+
+def test_missing_page_assets_say_how_to_get_them(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from ehps.serve.app import create_app
+    from ehps.serve.assets import STATIC_DIR, install_assets, missing_assets
+    from ehps.serve.config import ServeConfig
+
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "index.html").write_text((STATIC_DIR / "index.html").read_text())
+    assert "vendor/three/three.module.js" in missing_assets(static)
+    client = TestClient(create_app(ServeConfig(), static_dir=static),
+                        base_url="http://127.0.0.1:7860")  # no lifespan: no workers needed
+    r = client.get("/")
+    assert r.status_code == 503 and "npm ci" in r.text and "setup.sh" in r.text
+    fake = tmp_path / "node_modules" / "three"
+    for rel in ("package.json", "build/three.module.js", "build/three.core.js", "LICENSE",
+                "examples/jsm/controls/OrbitControls.js", "examples/jsm/loaders/GLTFLoader.js",
+                "examples/jsm/utils/BufferGeometryUtils.js", "examples/jsm/utils/SkeletonUtils.js"):
+        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fake / rel).write_text(f"// {rel}")
+    install_assets(fake.parent, static_dir=static)
+    assert missing_assets(static) == []
+    r = client.get("/")
+    assert r.status_code == 200 and "importmap" in r.text
+    assert client.get("/static/vendor/three/addons/loaders/GLTFLoader.js").text == \
+        "// examples/jsm/loaders/GLTFLoader.js"
+
+
+def test_cli_flags(capsys):
+    from ehps.cli.main import build_parser, main
+
+    assert main(["serve", "--port", "70000"]) == 2
+    assert "--port must be in 1..65535" in capsys.readouterr().err
+    args = build_parser().parse_args(["serve", "--workers", "2", "--max-video-s", "5"])
+    assert (args.host, args.port, args.workers, args.max_video_s) == ("127.0.0.1", 7860, 2, 5.0)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--workers", "0"])

@@ -86,7 +86,7 @@ function upload(file) {
     state.xhr = null;
     let body = {};
     try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
-    if (xhr.status === 202) { track(body); return; }
+    if (xhr.status === 202) { history.replaceState(null, '', `#job=${body.id}`); track(body); return; }
     const err = body.error || { message: `HTTP ${xhr.status}` };
     rejected(xhr.status === 429 ? 'busy' : 'rejected', xhr.status === 429);
     showError(xhr.status === 429 ? 'The server is busy. ' : 'The file was not accepted. ',
@@ -315,5 +315,17 @@ function setupDrop() {
   $('reset-view').addEventListener('click', () => state.viewer && state.viewer.resetView());
 }
 
+// A page opened (or reloaded) at #job=ID follows that job: a reload loses nothing.
+async function resume() {
+  const m = /^#job=([A-Za-z0-9_-]{22})$/.exec(location.hash);
+  if (!m) return;
+  const res = await fetch(`/api/jobs/${m[1]}`);
+  if (!res.ok) { history.replaceState(null, '', '#'); return; }
+  const job = await res.json();
+  $('job').hidden = false;
+  $('job-name').textContent = job.name;
+  track(job);
+}
+
 setupDrop();
-loadConfig().catch((err) => showError('The server did not answer. ', err.message));
+loadConfig().then(resume).catch((err) => showError('The server did not answer. ', err.message));

@@ -265,7 +265,7 @@ export class Viewer {
     const grid = new THREE.GridHelper(10, 20, 0x8a93a3, 0xc3c9d3);
     grid.quaternion.setFromUnitVectors(new THREE.Vector3(0, 1, 0), plane.normal);
     grid.position.copy(at);
-    grid.name = 'floor';
+    grid.name = 'floor grid';
     this.scene.add(grid);
   }
 
