@@ -101,6 +101,46 @@ def test_photo_result(server, photo_job, assets_dir, anny_body):
         assert np.isfinite(mesh.vertices).all()
 
 
+@pytest.mark.slow
+def test_same_result_as_ehps_infer(server, photo_job, assets_dir, tmp_path):
+    """The app runs the ``ehps infer`` pipeline: its files equal those of the command."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    client, _, _ = server
+    _, result = photo_job
+    out = tmp_path / "cli"
+    subprocess.run([sys.executable, "-m", "ehps", "infer", str(assets_dir / "basketball1.png"),
+                    "--save-mesh", "glb", "--render", "--render-backend", "torch", "--quiet",
+                    "--out", str(out)], check=True, capture_output=True)
+    urls = {d["name"]: d["url"] for d in result["downloads"]}
+    zf = zipfile.ZipFile(io.BytesIO(client.get(urls["params.zip"]).content))
+    for name in zf.namelist():
+        if name.endswith(".npz"):
+            served = np.load(io.BytesIO(zf.read(name)), allow_pickle=False)
+            with np.load(out / name, allow_pickle=False) as cli:
+                assert set(served.files) == set(cli.files)
+                for key in cli.files:
+                    if cli[key].dtype.kind in "fc":
+                        np.testing.assert_allclose(served[key], cli[key], atol=1e-4,
+                                                   err_msg=key)
+                    else:
+                        np.testing.assert_array_equal(served[key], cli[key], err_msg=key)
+        else:
+            served_meta = json.loads(zf.read(name))
+            cli_meta = json.loads((out / name).read_text())
+            for d in (served_meta, cli_meta):
+                d.pop("img_path")
+            assert served_meta.keys() == cli_meta.keys()
+            np.testing.assert_allclose(served_meta["bbox"], cli_meta["bbox"], atol=1e-3)
+    served_png = np.asarray(Image.open(io.BytesIO(client.get(
+        result["scene"]["overlay"]["url"]).content)), dtype=float)
+    cli_png = np.asarray(Image.open(out / "overlay" / "000000.png"), dtype=float)
+    assert np.abs(served_png - cli_png).mean() < 0.5
+
+
 def test_files_are_confined(server, photo_job):
     client, _, _ = server
     job, result = photo_job
