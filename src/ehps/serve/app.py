@@ -140,9 +140,8 @@ def create_app(config: ServeConfig, static_dir: Path = STATIC_DIR) -> FastAPI:
     @app.get("/api/health")
     def api_health() -> dict[str, Any]:
         m = manager()
-        jobs = list(m.jobs.values())
-        return {"ok": True, "queued": sum(j.status == "queued" for j in jobs),
-                "running": sum(j.status == "running" for j in jobs),
+        counts = m.counts()
+        return {"ok": True, "queued": counts["queued"], "running": counts["running"],
                 "completed": m.completed, "workers": config.workers}
 
     @app.post("/api/jobs", status_code=202)

@@ -186,6 +186,13 @@ class JobManager:
             return None
         return self.jobs.get(job_id)
 
+    def counts(self) -> dict[str, int]:
+        """Jobs per status (a consistent snapshot)."""
+        with self._cond:
+            statuses = [j.status for j in self.jobs.values()]
+        return {s: statuses.count(s) for s in ("queued", "running", "done", "error",
+                                               "cancelled")}
+
     def queue_free(self) -> int:
         """Places left in the queue."""
         with self._cond:
@@ -296,6 +303,8 @@ class JobManager:
         deadline = time.monotonic() + self.config.job_timeout_s
         try:
             slot.start()
+            if not slot.ready:
+                job.stage = "loading the estimator"
             slot.send(("run", spec, job.frames_total))
             while True:
                 if job.cancel_requested:
@@ -310,8 +319,10 @@ class JobManager:
                               "with a larger --job-timeout)")
                     return
                 msg = slot.recv(0.2)
-                if msg is None or msg[0] == "ready":
+                if msg is None:
                     continue
+                if msg[0] == "ready":
+                    slot.ready = True
                 if msg[0] == "stage":
                     job.stage = msg[1]
                 elif msg[0] == "progress":

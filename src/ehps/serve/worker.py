@@ -54,6 +54,7 @@ class ProcessSlot:
         self._target, self._args, self._name = target, args, name
         self.process: Any = None
         self.conn: Connection | None = None
+        self.ready = False  # the child said "ready" (its estimator is loaded)
 
     @property
     def alive(self) -> bool:
@@ -69,7 +70,7 @@ class ProcessSlot:
                                  name=self._name, daemon=True)
         proc.start()
         child.close()
-        self.process, self.conn = proc, parent
+        self.process, self.conn, self.ready = proc, parent, False
 
     def send(self, message: tuple[Any, ...]) -> None:
         if self.conn is None:
