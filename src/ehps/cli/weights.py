@@ -205,9 +205,10 @@ def run_path(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     from ehps.errors import CheckpointError, InputError
+    from ehps.weights.catalog import normalize_name
     from ehps.weights.store import get_cached, list_cached, verify_cached
 
-    entries = [get_cached(n.lower().replace("-", "_")) for n in args.names] if args.names \
+    entries = [get_cached(normalize_name(n)) for n in args.names] if args.names \
         else list_cached()
     if any(e is None for e in entries):
         missing = [n for n, e in zip(args.names, entries) if e is None]

@@ -44,6 +44,7 @@ __all__ = [
     "list_sources",
     "get_source",
     "find_source",
+    "normalize_name",
     "load_extra_sources",
     "published_mpe",
 ]
@@ -248,14 +249,17 @@ def list_sources() -> list[WeightSource]:
     return out + list(extras.values())
 
 
-def _key(name: str) -> str:
-    return name.strip().lower().replace("-", "_")
+def normalize_name(name: str) -> str:
+    """Lower case, ``-`` -> ``_``, and the official spellings folded (``SMPLer-X-H32`` and
+    ``smpler_x_h32`` -> ``smplerx_h32``, ``SMPLest-X-H`` -> ``smplestx_h``)."""
+    key = name.strip().lower().replace("-", "_")
+    return key.replace("smplest_x", "smplestx").replace("smpler_x", "smplerx")
 
 
 def find_source(name: str) -> WeightSource | None:
     """The entry called ``name`` (zoo aliases such as ``smplestx_h40`` or ``smplerx_h20``
     accepted), or ``None``."""
-    key = _key(name)
+    key = normalize_name(name)
     sources = {s.name: s for s in list_sources()}
     if key in sources:
         return sources[key]

@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlparse
 import torch
 
 from ehps.errors import CheckpointError, DownloadError, InputError
-from ehps.weights.catalog import WeightSource, find_source, get_source
+from ehps.weights.catalog import WeightSource, find_source, get_source, normalize_name
 from ehps.weights.store import (
     CachedFile,
     CachedWeights,
@@ -263,7 +263,7 @@ def add_weights(
     if variant is None:
         raise InputError(f"cannot tell the architecture of {path} from its shapes; name it with "
                          "--variant (smplerx_s32 ... smplerx_h32, smplestx_s ... smplestx_h)")
-    name = check_name(name.strip().lower().replace("-", "_") if name else
+    name = check_name(normalize_name(name) if name else
                       _default_name(path, variant))
     src = find_source(name)
     if src is not None and src.name == name and src.variant != variant:
@@ -307,7 +307,7 @@ def remove_weights(name: str, *, original_only: bool = False,
                    root: PathLike | None = None) -> list[Path]:
     """Delete a cache entry (or, with ``original_only``, only its official file once a converted
     copy exists); returns the deleted paths."""
-    entry = get_cached(name.strip().lower().replace("-", "_"), root)
+    entry = get_cached(normalize_name(name), root)
     if entry is None:
         raise InputError(f"{name!r} is not cached (`ehps weights list`)")
     if original_only:

@@ -61,10 +61,10 @@ def resolve_weights(name_or_path: str | os.PathLike[str], root: str | None = Non
     looks_like_path = (os.sep in text or "/" in text or text.lower().endswith(_WEIGHT_SUFFIXES))
     if looks_like_path:
         raise CheckpointError(f"weight file not found: {path}")
-    from ehps.weights.catalog import find_source
+    from ehps.weights.catalog import find_source, normalize_name
     from ehps.weights.store import get_cached, verify_cached
 
-    key = text.strip().lower().replace("-", "_")
+    key = normalize_name(text)
     src = find_source(key)
     for candidate in dict.fromkeys([key, *([src.name] if src else [])]):
         entry = get_cached(candidate, root)
