@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import os
 import tarfile
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -189,10 +190,11 @@ def scan_inputs(inputs: list[PathLike]) -> tuple[list[Candidate], list[str]]:
 
 
 @contextlib.contextmanager
-def _staged(candidate: Candidate, dest: Path) -> Iterator[tuple[Path, str]]:
-    """Copy a candidate next to ``dest`` (same suffix, hidden name); yields (path, sha256)."""
+def _staged(candidate: Candidate, dest: Path, n: int = 0) -> Iterator[tuple[Path, str]]:
+    """Copy a candidate next to ``dest`` (hidden name, same suffix: the loaders go by it);
+    yields (path, sha256)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".incoming-{os.getpid()}-{dest.name}")
+    tmp = dest.with_name(f".incoming-{os.getpid()}-{n}-{dest.name}")
     digest = hashlib.sha256()
     written = 0
     try:
@@ -236,7 +238,11 @@ def _install_one(cands: list[Candidate], root: Path, force: bool, dry_run: bool
     spec = cands[0].spec
     dest = root / spec.target
     with contextlib.ExitStack() as stack:
-        staged = [(c, *stack.enter_context(_staged(c, dest))) for c in cands[:4]]
+        stage_dest = dest
+        if dry_run:  # stage outside the destination: a dry run creates nothing there
+            stage_dest = Path(stack.enter_context(tempfile.TemporaryDirectory())) / dest.name
+        staged = [(c, *stack.enter_context(_staged(c, stage_dest, i)))
+                  for i, c in enumerate(cands[:4])]
         digests = {d for _, _, d in staged}
         labels = ", ".join(c.label for c in cands)
         if len(digests) > 1:

@@ -65,8 +65,8 @@ def _print_features(root: Path) -> int:
     missing_any: dict[str, None] = {}
     print("features:")
     for name, missing in feature_status(root):
-        state = "missing" if missing else "ready"
-        print(f"  [{state}] {name}")
+        state = "[missing]" if missing else "[ready]"
+        print(f"  {state:<9} {name}")
         if missing:
             text = ", ".join(_alternatives(m) for m in missing)
             print(textwrap.fill(text, 100, initial_indent="            needs ",
