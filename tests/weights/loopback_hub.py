@@ -4,12 +4,13 @@ uses, plus a plain file server, for the ``ehps weights download`` tests.
 Hub (on ``http://127.0.0.1:<port>``, used as ``HF_ENDPOINT``):
 
 - ``HEAD|GET /<owner>/<repo>/resolve/<revision>/<file>``: for a known file, ``302`` to the
-  "CDN" ``http://localhost:<port>/cdn/<sha256>`` (another host name, as the real Hub redirects
-  LFS files to a CDN) with ``X-Repo-Commit``, ``X-Linked-Etag: "<sha256>"``,
+  "CDN" ``http://localhost:<port>/cdn/<sha256>?sig=<n>`` (another host name, as the real Hub
+  redirects LFS files to a signed CDN URL) with ``X-Repo-Commit``, ``X-Linked-Etag: "<sha256>"``,
   ``X-Linked-Size`` and ``ETag``; ``404`` with ``X-Error-Code: RepoNotFound`` /
   ``EntryNotFound`` / ``RevisionNotFound``; a gated repository without the right
   ``Authorization: Bearer`` token answers ``401`` with ``X-Error-Code: GatedRepo``.
-- ``HEAD|GET /cdn/<sha256>``: the bytes, with ``Accept-Ranges``, ``ETag`` and ``Range``
+- ``HEAD|GET /cdn/<sha256>?sig=<n>``: the bytes (``403`` for an old signature when the file
+  is ``expiring``), with ``Accept-Ranges``, ``ETag`` and ``Range``
   (``206`` + ``Content-Range``; ``416`` beyond the end).
 
 Plain: ``HEAD|GET /plain/<name>`` with ``ETag``, ``Last-Modified`` and ``Range``.
@@ -40,6 +41,9 @@ class HubFile:
     throttle: float = 0.0
     drop_after: int | None = None
     serve: bytes | None = None
+    expiring: bool = False  # signed CDN URLs: only the latest one is valid, and a dropped
+    # connection also expires it
+    signature: int = 0
     sent: int = 0  # body bytes sent so far (all requests)
 
     @property
@@ -134,9 +138,12 @@ def _make_handler(hub: LoopbackHub) -> type[BaseHTTPRequestHandler]:
             m = re.match(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$", self.path)
             if m:
                 return self._resolve(*m.groups())
-            m = re.match(r"^/cdn/([0-9a-f]{64})$", self.path)
+            m = re.match(r"^/cdn/([0-9a-f]{64})\?sig=(\d+)$", self.path)
             if m and m.group(1) in hub.cdn:
-                return self._serve(hub.cdn[m.group(1)], m.group(1), body)
+                f = hub.cdn[m.group(1)]
+                if f.expiring and int(m.group(2)) != f.signature:
+                    return self._empty(403, {})
+                return self._serve(f, m.group(1), body)
             m = re.match(r"^/plain/(.+)$", self.path)
             if m and m.group(1) in hub.plain:
                 f = hub.plain[m.group(1)]
@@ -157,8 +164,9 @@ def _make_handler(hub: LoopbackHub) -> type[BaseHTTPRequestHandler]:
             if f is None:
                 return self._empty(404, {"X-Error-Code": "EntryNotFound",
                                          "X-Repo-Commit": repo.commit})
+            f.signature += 1
             self._empty(302, {
-                "Location": f"http://localhost:{hub.port}/cdn/{f.sha256}",
+                "Location": f"http://localhost:{hub.port}/cdn/{f.sha256}?sig={f.signature}",
                 "X-Repo-Commit": repo.commit, "X-Linked-Etag": f'"{f.sha256}"',
                 "X-Linked-Size": str(len(f.data)), "ETag": f'"{f.sha256[:40]}"',
             })  # fmt: skip
@@ -192,6 +200,7 @@ def _make_handler(hub: LoopbackHub) -> type[BaseHTTPRequestHandler]:
                     self.wfile.write(chunk[:cut])
                     self.wfile.flush()
                     f.drop_after = None  # drop once
+                    f.signature += f.expiring  # ...and the signed URL expires meanwhile
                     f.sent += cut
                     self.close_connection = True
                     self.connection.shutdown(2)

@@ -83,6 +83,19 @@ def test_dropped_connection_resumes_with_a_range_request(hub_env, tiny_ckpt):
     assert 0 < resumed_at <= half
 
 
+def test_expired_signed_url_is_resolved_again(hub_env, tiny_ckpt):
+    hub_env.hub.add_repo_file(REPO, FILENAME, tiny_ckpt.data, drop_after=300_000, expiring=True)
+    hub_env.write_catalog(catalog_entry("tiny_hub", "hub", REPO))
+    entry = download_weights("tiny_hub")
+    assert (entry.directory / FILENAME).read_bytes() == tiny_ckpt.data
+    cdn = [(r["path"], r["range"]) for r in hub_env.hub.requests
+           if r["method"] == "GET" and str(r["path"]).startswith("/cdn/")]
+    # first GET, the resume with the old (now refused) URL, the resume with a fresh one
+    assert [rng for _, rng in cdn] == [None, "bytes=300000-", "bytes=300000-"]
+    assert cdn[1][0] != cdn[2][0]
+    assert len([r for r in hub_env.hub.requests if r["method"] == "HEAD"]) == 2
+
+
 def test_killed_download_resumes_in_the_next_run(hub_env, tiny_ckpt, tmp_path):
     f = hub_env.hub.add_repo_file(REPO, FILENAME, tiny_ckpt.data, throttle=0.02)
     hub_env.write_catalog(catalog_entry("tiny_hub", "hub", REPO))
@@ -210,3 +223,23 @@ def test_browser_and_unreleased_sources_say_what_to_do(hub_env, capsys):
     assert main(["weights", "download", "smplestx_b"]) == 2
     assert "no official SMPLest-X-B weights were released" in capsys.readouterr().err
     assert hub_env.hub.requests == []
+
+
+def test_concurrent_download_and_disk_space_are_refused(hub_env, tiny_ckpt, monkeypatch):
+    import fcntl
+    import shutil
+    from collections import namedtuple
+
+    hub_env.hub.add_repo_file(REPO, FILENAME, tiny_ckpt.data)
+    hub_env.write_catalog(catalog_entry("tiny_hub", "hub", REPO))
+    lock = hub_env.cache / "tiny_hub" / f"{FILENAME}.lock"
+    lock.parent.mkdir(parents=True)
+    with open(lock, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(DownloadError, match="another process is downloading"):
+            download_weights("tiny_hub")
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 1000, 1000))
+    with pytest.raises(DownloadError, match="GB more are needed"):
+        download_weights("tiny_hub")
+    assert get_cached("tiny_hub") is None

@@ -174,6 +174,9 @@ def _describe(entry: Any) -> str:
     if entry.converted is not None:
         parts.append(f"  {entry.converted.file}  {_gb(entry.converted.size)}  sha256 "
                      f"{entry.converted.sha256}")
+    if entry.official is not None and entry.converted is not None:
+        parts.append(f"(inference loads the .safetensors; `ehps weights remove {entry.name} "
+                     f"--original-only` frees {_gb(entry.official.size)})")
     parts.append(f"Use it offline: ehps infer --weights {entry.name} VIDEO_OR_IMAGES")
     return "\n".join(parts)
 

@@ -27,11 +27,14 @@ import json
 import logging
 import os
 import re
+import shutil
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from ehps.errors import DownloadError
@@ -59,6 +62,7 @@ class RemoteFile:
         origin: provenance for the cache manifest (``hub:<repo>@<commit>/<file>`` or
             ``url:<url>``).
         headers: request headers (user agent; the Hub token only for Hub hosts).
+        refresh: resolves the file again (Hub files: a fresh signed CDN URL).
     """
 
     url: str
@@ -66,6 +70,7 @@ class RemoteFile:
     sha256: str | None = None
     origin: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    refresh: Callable[[], RemoteFile] | None = field(default=None, repr=False, compare=False)
 
 
 def hub_offline() -> bool:
@@ -141,12 +146,14 @@ def hub_file(
     if urlparse(meta.location).netloc != urlparse(url).netloc:
         headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
     etag = (meta.etag or "").strip('"').lower()
+    commit = meta.commit_hash
     return RemoteFile(
         url=meta.location,
         size=meta.size,
         sha256=etag if _HEX64.match(etag) else None,
-        origin=f"hub:{repo_id}@{meta.commit_hash}/{filename}",
+        origin=f"hub:{repo_id}@{commit}/{filename}",
         headers=headers,
+        refresh=lambda: hub_file(repo_id, filename, commit, token=token),
     )
 
 
@@ -183,11 +190,14 @@ def _content_range_start(value: str | None) -> int | None:
 def _http_error(exc: urllib.error.HTTPError, url: str) -> DownloadError:
     host = urlparse(url).netloc
     if exc.code in (401, 403):
-        return DownloadError(f"{host} refused access to the file (HTTP {exc.code}); a share link "
-                             "may have expired or need a browser login")
-    if exc.code == 404:
-        return DownloadError(f"no file at {url} (HTTP 404)")
-    return DownloadError(f"{host} answered HTTP {exc.code} {exc.reason} for {url}")
+        err = DownloadError(f"{host} refused access to the file (HTTP {exc.code}); a signed or "
+                            "shared link may have expired or need a browser login")
+    elif exc.code == 404:
+        err = DownloadError(f"no file at {url} (HTTP 404)")
+    else:
+        err = DownloadError(f"{host} answered HTTP {exc.code} {exc.reason} for {url}")
+    err.status = exc.code  # type: ignore[attr-defined]
+    return err
 
 
 def _open(remote: RemoteFile, offset: int, validator: str) -> tuple[object, int]:
@@ -222,8 +232,56 @@ def _validator(response: object) -> str:
     return headers.get("Last-Modified") or ""
 
 
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """One downloader per destination (POSIX ``flock``; elsewhere no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(lock_path, "a+b") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise DownloadError(f"another process is downloading {lock_path.name[:-5]} into "
+                                f"{lock_path.parent} (lock {lock_path}); wait for it") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _check_space(folder: Path, needed: int | None) -> None:
+    if needed is None or needed <= 0:
+        return
+    free = shutil.disk_usage(folder).free
+    if free < needed:
+        raise DownloadError(f"{needed / 1e9:.2f} GB more are needed in {folder}, but only "
+                            f"{free / 1e9:.2f} GB are free; free some space or set "
+                            "EHPS_WEIGHTS_DIR to a larger disk")
+
+
+def _resume_state(part: Path, state_path: Path, remote: RemoteFile) -> tuple[int, str, Any]:
+    """(offset, If-Range validator, running sha256) of a part file that can be continued."""
+    digest = hashlib.sha256()
+    validator = _read_part_state(state_path, remote) if part.exists() else None
+    size = part.stat().st_size if part.exists() else 0
+    if validator is None or (remote.size is not None and size > remote.size):
+        with contextlib.suppress(FileNotFoundError):
+            part.unlink()
+        return 0, "", digest
+    with open(part, "rb") as fh:
+        while chunk := fh.read(_CHUNK << 3):
+            digest.update(chunk)
+    return size, validator, digest
+
+
 def download(remote: RemoteFile, dest: Path, *, desc: str = "") -> tuple[str, int]:
     """Fetch ``remote`` into ``dest`` (resuming ``dest.part``), with a progress bar.
+
+    A dropped connection is resumed up to :data:`RETRIES` times; an expired signed URL (401 /
+    403 while resuming) is resolved again once through ``remote.refresh``.
 
     Returns:
         ``(sha256, size)`` of the finished file, which is moved to ``dest`` atomically. The
@@ -231,37 +289,37 @@ def download(remote: RemoteFile, dest: Path, *, desc: str = "") -> tuple[str, in
         quarantines).
 
     Raises:
-        DownloadError: HTTP error, unreachable host, or a connection that kept dropping; the
-            part is kept and the message says that the same command resumes it.
+        DownloadError: HTTP error, unreachable host, not enough disk space, another process
+            downloading the same file, or a connection that kept dropping; the part is kept and
+            the message says that the same command resumes it.
     """
-    from tqdm.auto import tqdm
-
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    with _exclusive(dest.with_name(dest.name + ".lock")):
+        return _download_locked(remote, dest, desc)
+
+
+def _download_locked(remote: RemoteFile, dest: Path, desc: str) -> tuple[str, int]:
+    from tqdm.auto import tqdm
+
     part = dest.with_name(dest.name + ".part")
     state_path = dest.with_name(dest.name + ".part.json")
-    validator = _read_part_state(state_path, remote) if part.exists() else None
-    if validator is None:
-        with contextlib.suppress(FileNotFoundError):
-            part.unlink()
-        validator = ""
-    digest = hashlib.sha256()
-    offset = 0
-    if part.exists():
-        offset = part.stat().st_size
-        if remote.size is not None and offset > remote.size:
-            part.unlink()
-            offset = 0
-        with open(part, "rb") as fh:
-            while chunk := fh.read(_CHUNK << 3):
-                digest.update(chunk)
+    offset, validator, digest = _resume_state(part, state_path, remote)
+    _check_space(dest.parent, None if remote.size is None else remote.size - offset)
     bar = tqdm(total=remote.size, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
                desc=desc or dest.name, disable=None)
-    tries = 0
+    tries, refreshed = 0, False
     with bar:
         while remote.size is None or offset < remote.size or offset == 0:
             try:
                 response, start = _open(remote, offset, validator)
+            except DownloadError as exc:
+                if getattr(exc, "status", None) in (401, 403) and offset > 0 \
+                        and remote.refresh is not None and not refreshed:
+                    log.info("access to %s refused while resuming; resolving it again", remote.url)
+                    remote, refreshed = remote.refresh(), True
+                    continue
+                raise
             except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
                 raise DownloadError(
                     f"cannot reach {urlparse(remote.url).netloc} ({exc}); check the network and "
@@ -282,9 +340,10 @@ def download(remote: RemoteFile, dest: Path, *, desc: str = "") -> tuple[str, in
                                               "validator": validator}), "utf-8")
             length = response.headers.get("Content-Length")
             expected_end = offset + int(length) if length and length.isdigit() else None
+            read = getattr(response, "read1", response.read)
             try:
                 with response, open(part, "ab" if offset else "wb") as fh:
-                    while chunk := response.read(_CHUNK):
+                    while chunk := read(_CHUNK):
                         fh.write(chunk)
                         digest.update(chunk)
                         offset += len(chunk)
