@@ -186,3 +186,23 @@ def test_remove_and_info(cache, tmp_path, capsys):
     assert resolve_weights("smplerx_s32") == entry.path
     assert main(["weights", "remove", "smplerx_s32"]) == 0
     assert get_cached("smplerx_s32") is None and src.exists()
+
+
+def test_docs_table_matches_the_catalog():
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "weights.md"
+    rows = {}
+    for line in doc.read_text("utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[0].startswith("`") and cells[0].endswith("`"):
+            rows[cells[0].strip("`")] = cells
+    sources = {s.name: s for s in list_sources()}
+    assert rows.keys() == sources.keys()
+    for name, (_, title, _where, file, size, params, mpe) in rows.items():
+        src = sources[name]
+        assert title == src.title
+        assert file.strip("`") == (src.filename or "—")
+        assert size == (src.size_text or "—")
+        assert params == (f"{src.params_m:g}M" if src.params_m else "—")
+        assert mpe == (f"{src.mpe_mm:.1f}" if src.mpe_mm is not None else "—")
