@@ -86,24 +86,28 @@ def _gb(n: int | None) -> str:
 def source_rows() -> list[dict[str, Any]]:
     """One dict per catalog entry plus cached entries outside the catalog (for list/info)."""
     from ehps.weights.catalog import list_sources
-    from ehps.weights.store import list_cached
+    from ehps.weights.store import list_cached, weights_dir
 
     cached = {e.name: e for e in list_cached()}
+    root = weights_dir()
     rows = []
     for src in list_sources():
         entry = cached.pop(src.name, None)
+        parts = sorted((root / src.name).glob("*.part")) if entry is None else []
         rows.append({
             "name": src.name, "variant": src.variant, "title": src.title, "kind": src.kind,
             "location": src.location, "filename": src.filename, "url": src.url,
             "size": src.size_text or None, "params_m": src.params_m, "mpe_mm": src.mpe_mm,
             "licence": src.licence, "note": src.note, "mirrors": list(src.mirrors),
             "cached": _cached_state(entry),
+            "partial_bytes": sum(p.stat().st_size for p in parts) if parts else None,
         })  # fmt: skip
     for entry in cached.values():
         rows.append({"name": entry.name, "variant": entry.variant, "title": "(local)",
                      "kind": "local", "location": entry.origin, "filename": entry.preferred.file,
                      "url": "", "size": None, "params_m": None, "mpe_mm": None, "licence": "",
-                     "note": "", "mirrors": [], "cached": _cached_state(entry)})
+                     "note": "", "mirrors": [], "cached": _cached_state(entry),
+                     "partial_bytes": None})
     return rows
 
 
@@ -139,7 +143,8 @@ def run_list(args: argparse.Namespace) -> int:
           "CACHED")
     for r in rows:
         c = r["cached"]
-        cached = "no" if c is None else (
+        partial = f"no (partial download: {_gb(r['partial_bytes'])}; `download` resumes it)"
+        cached = (partial if r["partial_bytes"] else "no") if c is None else (
             ("yes, converted" if c["converted"] else "yes") + f" ({_gb(c['bytes'])})"
             + ("" if c["files_present"] else " FILES MISSING"))
         params = f"{r['params_m']:g}M" if r["params_m"] else "-"

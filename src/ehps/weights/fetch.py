@@ -340,6 +340,9 @@ def _download_locked(remote: RemoteFile, dest: Path, desc: str) -> tuple[str, in
                                               "validator": validator}), "utf-8")
             length = response.headers.get("Content-Length")
             expected_end = offset + int(length) if length and length.isdigit() else None
+            if remote.size is None and start == 0 and expected_end is not None:
+                _check_space(dest.parent, expected_end)  # size learnt from the first answer
+                bar.reset(total=expected_end)
             read = getattr(response, "read1", response.read)
             try:
                 with response, open(part, "ab" if offset else "wb") as fh:
