@@ -101,8 +101,8 @@ def _hub_error(exc: Exception, repo_id: str, filename: str, endpoint: str) -> Do
     if isinstance(exc, getattr(hf_errors, "HfHubHTTPError", ())):
         return DownloadError(f"the Hub answered an error for {where}: {exc}")
     return DownloadError(
-        f"cannot reach {endpoint} for {where} ({type(exc).__name__}: {exc}). Check the network, "
-        "the proxy settings and HF_ENDPOINT"
+        f"cannot reach {endpoint} for {repo_id}/{filename} ({type(exc).__name__}: {exc}). Check "
+        "the network, the proxy settings and HF_ENDPOINT"
     )
 
 
