@@ -31,7 +31,7 @@ from typing import IO
 
 from ehps.bodymodels.install_files import FEATURES, MODEL_FILES, ModelFile, match_model_file
 from ehps.bodymodels.paths import default_body_models_dir
-from ehps.errors import BodyModelError, InputError
+from ehps.errors import EhpsError, InputError
 
 __all__ = ["Candidate", "InstallResult", "InstallReport", "scan_inputs", "install_model_files",
            "feature_status"]
@@ -251,7 +251,7 @@ def _install_one(cands: list[Candidate], root: Path, force: bool, dry_run: bool
         cand, tmp, digest = staged[0]
         try:
             detail = spec.check(tmp)
-        except (BodyModelError, InputError, ValueError) as exc:
+        except (EhpsError, ValueError) as exc:  # any loader refusal: reported, not raised
             return InstallResult(spec.target, "invalid", cand.label, str(exc))
         if dest.exists() and _sha256(dest) == digest:
             return InstallResult(spec.target, "identical", cand.label, detail)

@@ -80,7 +80,10 @@ def hub_offline() -> bool:
 
 
 def _hub_error(exc: Exception, repo_id: str, filename: str, endpoint: str) -> DownloadError:
-    from huggingface_hub import errors as hf_errors
+    try:
+        from huggingface_hub import errors as hf_errors
+    except ImportError:  # older huggingface_hub: the classes live in .utils
+        from huggingface_hub import utils as hf_errors
 
     where = f"{filename} in {repo_id} on {endpoint}"
     login = ("log in with `hf auth login` (or set HF_TOKEN) with an account that has accepted "
