@@ -53,6 +53,10 @@ def test_catalog_covers_every_zoo_variant_with_official_facts():
     assert {s.variant for s in sources.values()} == set(list_models())
     for name, mpe in README_MPE.items():
         assert sources[name].mpe_mm == pytest.approx(mpe)
+    from ehps.evaluation.published import load_published  # the table `ehps eval` prints
+
+    printed = {e.variant: e.value for e in load_published().for_benchmark("mpe", "mpe")}
+    assert printed == {n: sources[n].mpe_mm for n in printed}
     for name, params in README_PARAMS.items():
         assert sources[name].params_m == params
     assert all(s.licence == LICENCE and "S-Lab" in s.licence for s in sources.values())

@@ -26,6 +26,7 @@ Extra entries (a lab mirror, a fine-tuned model) can be declared in a JSON file 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Mapping
@@ -174,14 +175,27 @@ OFFICIAL_SOURCES: tuple[WeightSource, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=1)
+def _published_mpe_table() -> dict[str, float]:
+    """variant -> MPE of ``ehps/assets/published_numbers.yaml`` (the table ``ehps eval`` prints
+    through :mod:`ehps.evaluation.published`; read directly here so that ``ehps weights list``
+    does not import the evaluation package and torch)."""
+    from importlib import resources
+
+    import yaml
+
+    text = resources.files("ehps").joinpath("assets/published_numbers.yaml").read_text("utf-8")
+    out = {}
+    for entry in (yaml.safe_load(text) or {}).get("entries", []):
+        if isinstance(entry, dict) and entry.get("benchmark") == "mpe" and \
+                entry.get("metric") == "mpe" and isinstance(entry.get("variant"), str):
+            out[entry["variant"]] = float(entry["value"])
+    return out
+
+
 def published_mpe(name: str) -> float | None:
     """The README MPE (mm) of weight ``name`` from the packaged published-numbers table."""
-    from ehps.evaluation.published import load_published
-
-    for entry in load_published().for_benchmark("mpe", "mpe"):
-        if entry.variant == name:
-            return float(entry.value)
-    return None
+    return _published_mpe_table().get(name)
 
 
 def _validate_extra(entry: Mapping[str, Any], where: str) -> WeightSource:
