@@ -23,6 +23,8 @@ COMMANDS: tuple[str, ...] = (
     "infer",
     "serve",
     "convert",
+    "weights",
+    "models",
     "export",
     "synth",
     "annotate",
