@@ -81,7 +81,10 @@ class _Poller:
     last: Progress | None = None
 
     def tick(self) -> None:
-        progress = scan_progress(self.out_dir, self.total)
+        try:
+            progress = scan_progress(self.out_dir, self.total)
+        except OSError:  # a folder changed under the scan: count again next time
+            return
         if progress != self.last:
             self.last = progress
             self.on_progress(progress)
@@ -99,6 +102,8 @@ def scan_progress(out_dir: Path, frames_total: int = 0) -> Progress:
         frames_total: known total, copied into the result.
     """
     frames, people = 0, set()
+    if not out_dir.is_dir():
+        return Progress(0, frames_total, 0)
     for seq in (out_dir, *[p for p in out_dir.iterdir() if p.is_dir()]):
         state, meta = seq / "state", seq / "meta"
         if state.is_dir():
@@ -175,8 +180,7 @@ def run_job(
     config = InferConfig(**options)
     poller = None
     thread = None
-    if on_progress is not None:
-        out.mkdir(parents=True, exist_ok=True)
+    if on_progress is not None:  # the pipeline creates ``out``; the poller waits for it
         poller = _Poller(out, frames_total, on_progress)
         thread = threading.Thread(target=poller.loop, args=(poll_s,), daemon=True)
         thread.start()
