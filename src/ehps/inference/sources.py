@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -28,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ehps.errors import InputError, require
+from ehps.utils.safe_yaml import load_json_file
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -309,7 +309,7 @@ def _arrays(entries: list[Any], fmt: str, where: str) -> tuple[np.ndarray, np.nd
                          "format": fmt}, where)
     try:
         scores = [float(e.get("score", 1.0)) if isinstance(e, dict) else 1.0 for e in kept]
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InputError(f"{where}: a 'score' is not a number") from exc
     return boxes, np.asarray(scores, np.float32).reshape(-1)
 
@@ -335,12 +335,7 @@ def load_boxes_json(path: str | os.PathLike[str]) -> BoxesTable:
     """
     path = Path(path)
     where = f"boxes file '{path}'"
-    if not path.is_file():
-        raise InputError(f"{where} does not exist")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read {where}: {exc}") from exc
+    data = load_json_file(path, InputError, "boxes file")
     fmt = "xywh"
     entries: dict[str, list[Any]] = {}
     if isinstance(data, dict) and isinstance(data.get("boxes"), dict):
