@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ehps.errors import CheckpointError
+from ehps.errors import CheckpointError, InputError
 from ehps.modeling.config import ModelConfig
 from ehps.utils.io import atomic_open
 
@@ -194,7 +194,12 @@ def load_model(path: PathLike, *, variant: str | None = None, **overrides: Any) 
             f"{path} has ehps format version {meta.get('format_version')!r}; this ehps reads "
             f"version {FORMAT_VERSION}. Upgrade ehps."
         )
-    config = ModelConfig.from_json(meta["config"])
+    try:
+        config = ModelConfig.from_json(meta["config"])
+    except InputError as exc:
+        raise CheckpointError(
+            f"{path}: its embedded model config is invalid ({exc}); the file is corrupt or was "
+            "not written by ehps (re-create it with `ehps convert`)") from exc
     if overrides:
         config = config.replace(**overrides)
     if variant is not None and resolve_name(variant) != config.name:
@@ -202,8 +207,11 @@ def load_model(path: PathLike, *, variant: str | None = None, **overrides: Any) 
             f"{path} holds {config.name or 'a custom config'!r}, not {variant!r}; omit variant= "
             "(the file names its architecture)"
         )
-    with safe_open(str(path), framework="pt") as f:
-        state = {k: f.get_tensor(k) for k in f.keys()}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own error types
+        raise CheckpointError(f"cannot read the tensors of {path}: {exc}") from exc
     model = build_model(config, device="meta", init=False)
     check_state_dict(model, state, str(path), config.name or "custom")
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}

@@ -52,6 +52,8 @@ __all__ = [
     "SparseStandIn",
     "sparse_stand_in",
     "NUMPY_GLOBALS",
+    "TORCH_NUMPY_GLOBALS",
+    "resolve_inert",
     "load_pickle",
 ]
 
@@ -321,6 +323,8 @@ class _DType(Inert):
 def _resolve_dtype(dt: Any, where: str, error: Any) -> np.dtype:
     if isinstance(dt, _DType):
         return dt.dtype(where, error)
+    if isinstance(dt, np.dtype):  # torch's unpickler builds real dtypes
+        return dt
     raise error(f"{where}: an array with an invalid dtype ({type(dt).__name__})")
 
 
@@ -440,6 +444,36 @@ NUMPY_GLOBALS: dict[tuple[str, str], Any] = {
     ("__builtin__", "object"): object,
     ("builtins", "object"): object,
 }
+
+
+#: The same checked array reconstruction for ``torch.serialization.safe_globals`` (torch's own
+#: restricted unpickler would otherwise hand a declared state to ``ndarray.__setstate__``);
+#: arrays come back as inert stand-ins that :func:`resolve_inert` turns into checked arrays.
+TORCH_NUMPY_GLOBALS: list[tuple[Any, str]] = [
+    (_reconstruct, "numpy.core.multiarray._reconstruct"),
+    (_reconstruct, "numpy._core.multiarray._reconstruct"),
+    (_NdarrayClass, "numpy.ndarray"),
+    (_Array, f"{__name__}._Array"),
+]
+
+
+def resolve_inert(obj: Any, where: str, error: ErrorType, depth: int = 0) -> Any:
+    """Replace the stand-ins in the containers of a loaded object (dicts, lists, tuples; other
+    objects such as tensors are kept as they are) by checked plain data."""
+    if isinstance(obj, Inert):
+        return obj.resolve(_Walker(where, error, 1 << 24), where, error)
+    if depth >= MAX_DEPTH:
+        raise error(f"{where}: containers nested more than {MAX_DEPTH} levels deep")
+    if type(obj) is dict or type(obj).__name__ == "OrderedDict":
+        for k, v in obj.items():
+            if isinstance(v, (Inert, dict, list, tuple)):
+                obj[k] = resolve_inert(v, where, error, depth + 1)
+        return obj
+    if isinstance(obj, list):
+        return [resolve_inert(v, where, error, depth + 1) for v in obj]
+    if type(obj) is tuple:
+        return tuple(resolve_inert(v, where, error, depth + 1) for v in obj)
+    return obj
 
 
 class _Unpickler(pickle.Unpickler):
