@@ -67,7 +67,7 @@ class CheckpointError(EhpsError):
     """A weight file cannot be read or does not match the requested architecture."""
 
 
-class OutputError(EhpsError):
+class OutputError(EhpsError, OSError):
     """An output cannot be written: the folder is a file, read-only, or the disk is full."""
 
 

@@ -30,6 +30,7 @@ from torch import nn
 from ehps.errors import CheckpointError, InputError
 from ehps.modeling.config import ModelConfig
 from ehps.utils.io import atomic_open
+from ehps.utils.writable import check_writable
 
 __all__ = [
     "FORMAT_NAME",
@@ -96,6 +97,7 @@ def write_safetensors(
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
     blob += b" " * (-len(blob) % 8)
+    check_writable(path, need_bytes=8 + len(blob) + offset)
     with atomic_open(path, "wb") as fh:
         fh.write(struct.pack("<Q", len(blob)))
         fh.write(blob)
