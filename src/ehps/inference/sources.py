@@ -184,7 +184,11 @@ def _open(path: Path) -> Any:
 def _video_stream(container: Any, path: Path) -> Any:
     if not container.streams.video:
         raise InputError(f"'{path}' holds no video stream")
-    return container.streams.video[0]
+    stream = container.streams.video[0]
+    if stream.codec_context is None:
+        raise InputError(f"'{path}': its video codec is unknown or not supported by this FFmpeg; "
+                         "re-encode it (e.g. to H.264)")
+    return stream
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import lzma
 import os
 import struct
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -42,7 +43,7 @@ PARSE_ERRORS: tuple[type[BaseException], ...] = (
     ValueError, TypeError, KeyError, IndexError, EOFError, OverflowError, SyntaxError,
     MemoryError, RecursionError, UnicodeDecodeError, NotImplementedError, RuntimeError,
     AttributeError, struct.error, zlib.error, lzma.LZMAError, zipfile.BadZipFile,
-    zipfile.LargeZipFile, OSError,
+    zipfile.LargeZipFile, OSError, tokenize.TokenError,
 )
 
 #: Default cap on one array read into memory: the larger of 1 GiB and half the physical memory.

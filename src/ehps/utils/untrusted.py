@@ -422,6 +422,16 @@ def _encode(text: Any, encoding: Any = "utf-8", errors: Any = "strict") -> bytes
     return text.encode("latin1")
 
 
+def _bytes(*args: Any) -> bytes:
+    """``bytes()`` as protocol-2 pickles spell an empty byte string (``bytes(n)`` would
+    allocate ``n`` bytes: refused)."""
+    if not args:
+        return b""
+    if len(args) == 2 and isinstance(args[0], str):
+        return _encode(args[0], args[1])
+    raise pickle.UnpicklingError("bytes() with arguments is not allowed in this file")
+
+
 def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     if not (isinstance(cls, type) and issubclass(cls, Inert)) or base is not object or (
             state is not None):
@@ -439,6 +449,8 @@ NUMPY_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy", "ndarray"): _NdarrayClass,
     ("numpy", "dtype"): _dtype,
     ("_codecs", "encode"): _encode,
+    ("__builtin__", "bytes"): _bytes,
+    ("builtins", "bytes"): _bytes,
     ("copy_reg", "_reconstructor"): _reconstructor,
     ("copyreg", "_reconstructor"): _reconstructor,
     ("__builtin__", "object"): object,
