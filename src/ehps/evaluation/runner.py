@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -60,9 +61,11 @@ def load_image_rgb(path: str) -> np.ndarray:
     Raises:
         InputError: the file is missing or not an image.
     """
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if img is None:
-        raise InputError(f"cannot read image {path} (missing or not an image file)")
+    from ehps.detection.image import decode_image_file
+
+    if not Path(path).is_file():
+        raise InputError(f"cannot read image {path}: the file does not exist")
+    img = decode_image_file(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     return img[:, :, ::-1].astype(np.float32)
 
 

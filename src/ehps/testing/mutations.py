@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["INTERESTING_INTS", "mutate_bytes", "mutate_zip", "mutate_npy_header"]
+__all__ = ["INTERESTING_INTS", "mutate_bytes", "mutate_zip", "mutate_npy_header", "rezip"]
 
 #: Integers that break size arithmetic (0, -1, limits of 8 to 64 bits, 2 TiB).
 INTERESTING_INTS: tuple[int, ...] = (
@@ -50,7 +50,7 @@ def _integer(rng: np.random.Generator, b: bytearray) -> None:
 
 
 def _truncate(rng: np.random.Generator, b: bytearray) -> None:
-    del b[int(rng.integers(1, len(b))):]
+    del b[int(rng.integers(0, len(b))):]
 
 
 def _delete(rng: np.random.Generator, b: bytearray) -> None:
@@ -86,7 +86,8 @@ def mutate_bytes(rng: np.random.Generator, data: bytes, max_ops: int = 4) -> byt
     return bytes(b)
 
 
-def _rezip(members: list[tuple[zipfile.ZipInfo, bytes]]) -> bytes:
+def rezip(members: list[tuple[zipfile.ZipInfo, bytes]]) -> bytes:
+    """A zip archive (bytes) of ``(ZipInfo, content)`` members, in order."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as zf:
         for info, data in members:
@@ -122,7 +123,7 @@ def mutate_zip(
     if rng.random() < 0.1:  # also drop or duplicate a member
         j = int(rng.integers(len(members)))
         members.pop(j) if rng.random() < 0.5 else members.append(members[j])
-    return _rezip(members)
+    return rezip(members)
 
 
 _DTYPES: tuple[object, ...] = (
