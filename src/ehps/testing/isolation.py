@@ -50,12 +50,15 @@ class IsolatedRunner:
         target: the default target, a name from :data:`ehps.testing.fuzz_targets.TARGETS`.
         timeout_s: a load taking longer is a hang.
         memory_limit_bytes: address-space limit of the worker.
-        startup_timeout_s: time allowed for the worker's imports and first load.
+        startup_timeout_s: time allowed for the worker's imports (at each (re)start).
+        preload: import the heavy libraries (torch, PyAV, OpenCV...) at start, so that their
+            import time never counts as a load's.
     """
 
     def __init__(self, target: str, timeout_s: float = 20.0,
-                 memory_limit_bytes: int = 6 << 30, startup_timeout_s: float = 300.0) -> None:
-        self.target, self.timeout_s = target, timeout_s
+                 memory_limit_bytes: int = 6 << 30, startup_timeout_s: float = 300.0,
+                 preload: bool = True) -> None:
+        self.target, self.timeout_s, self.preload = target, timeout_s, preload
         self.memory_limit_bytes, self.startup_timeout_s = memory_limit_bytes, startup_timeout_s
         self._proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
@@ -68,12 +71,17 @@ class IsolatedRunner:
 
     def _start(self) -> subprocess.Popen[bytes]:
         env = dict(os.environ, OMP_NUM_THREADS="1", EHPS_WORKER_MEMORY=str(
-            self.memory_limit_bytes))
+            self.memory_limit_bytes), EHPS_WORKER_PRELOAD="1" if self.preload else "0")
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "ehps.testing.isolation"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
         )
-        self._fresh = True
+        assert self._proc.stdout is not None
+        ready = self._read_line(self._proc.stdout, self.startup_timeout_s)
+        if ready != b"ready\n":
+            self._proc.kill()
+            self._proc.wait()
+            raise RuntimeError(f"the fuzz worker did not start (got {ready!r})")
         return self._proc
 
     def close(self) -> None:
@@ -98,7 +106,7 @@ class IsolatedRunner:
         proc = self._proc if self._proc is not None and self._proc.poll() is None \
             else self._start()
         assert proc.stdin is not None and proc.stdout is not None
-        timeout = self.startup_timeout_s if self._fresh else self.timeout_s
+        timeout = self.timeout_s
         t0 = time.perf_counter()
         try:
             request = f"{target or self.target}\t{os.path.abspath(path)}\n"
@@ -118,7 +126,6 @@ class IsolatedRunner:
             self._proc, self.restarts = None, self.restarts + 1
             name = signal.Signals(-code).name if code < 0 else f"exit status {code}"
             return Outcome("crash", name, seconds)
-        self._fresh = False
         reply = json.loads(line)
         return Outcome(reply["status"], reply.get("detail", ""), seconds)
 
@@ -133,6 +140,11 @@ def _classify(exc: BaseException) -> dict[str, str]:
     return {"status": "foreign", "detail": f"{type(exc).__name__}: {str(exc)[:300]} at {where}"}
 
 
+_PRELOAD = ("numpy", "cv2", "PIL.Image", "torch", "av", "scipy.sparse", "safetensors",
+            "ehps.detection", "ehps.inference.sources", "ehps.data.humandata", "ehps.modeling",
+            "ehps.bodymodels.smplx")
+
+
 def _worker() -> None:
     """The worker loop: one ``TARGET<tab>PATH`` per stdin line, one JSON answer per line on the
     original stdout (library noise on stdout / stderr goes to /dev/null)."""
@@ -142,8 +154,14 @@ def _worker() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     sys.stdout = open(os.devnull, "w")  # lives as long as the worker
+    import importlib
+
     from ehps.testing.fuzz_targets import get_target
 
+    if os.environ.get("EHPS_WORKER_PRELOAD", "1") == "1":
+        for module in _PRELOAD:  # imports are not part of a load's time
+            importlib.import_module(module)
+    answer.write("ready\n")
     for raw in sys.stdin:
         name, _, path = raw.rstrip("\n").partition("\t")
         try:
