@@ -27,7 +27,13 @@ from typing import Any
 import numpy as np
 
 from ehps.testing import crafted
-from ehps.testing.mutations import INTERESTING_INTS, mutate_bytes, mutate_npy_header, mutate_zip
+from ehps.testing.mutations import (
+    INTERESTING_INTS,
+    mutate_bytes,
+    mutate_npy_header,
+    mutate_zip,
+    mutate_zip_in_place,
+)
 
 __all__ = ["Target", "TARGETS", "get_target"]
 
@@ -218,6 +224,8 @@ def _humandata_mutate(rng: np.random.Generator, data: bytes, seed: Path) -> byte
                     content = _object_member(_crafted_payload(rng))
                 dst.writestr(info, content)
         return buf.getvalue()
+    if r < 0.35:
+        return mutate_zip_in_place(rng, data)
     if r < 0.8:
         return mutate_zip(rng, data)
     return mutate_bytes(rng, data)
@@ -300,7 +308,9 @@ def _checkpoint_mutate(rng: np.random.Generator, data: bytes, seed: Path) -> byt
         payload = _crafted_payload(rng)
         return mutate_zip(rng, data, member_op=lambda _rng, content: payload
                           if content.startswith(b"\x80") else content)
-    return mutate_zip(rng, data) if r < 0.8 else mutate_bytes(rng, data)
+    if r < 0.5:  # in place: keeps torch's aligned, memory-mappable layout
+        return mutate_zip_in_place(rng, data)
+    return mutate_zip(rng, data) if r < 0.85 else mutate_bytes(rng, data)
 
 
 def _checkpoint_load(path: Path) -> None:

@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["INTERESTING_INTS", "mutate_bytes", "mutate_zip", "mutate_npy_header", "rezip"]
+__all__ = ["INTERESTING_INTS", "mutate_bytes", "mutate_zip", "mutate_zip_in_place",
+           "mutate_npy_header", "rezip"]
 
 #: Integers that break size arithmetic (0, -1, limits of 8 to 64 bits, 2 TiB).
 INTERESTING_INTS: tuple[int, ...] = (
@@ -124,6 +125,35 @@ def mutate_zip(
         j = int(rng.integers(len(members)))
         members.pop(j) if rng.random() < 0.5 else members.append(members[j])
     return rezip(members)
+
+
+def mutate_zip_in_place(rng: np.random.Generator, data: bytes) -> bytes:
+    """Edit bytes inside one member's data without touching the archive structure (offsets,
+    sizes and the now stale CRC stay): what a bad sector or a partial overwrite does, and the
+    only way to reach readers that need members at aligned offsets (torch's memory map)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = [i for i in zf.infolist() if i.compress_size > 0]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return mutate_bytes(rng, data)
+    if not infos:
+        return mutate_bytes(rng, data)
+    info = infos[int(rng.integers(len(infos)))]
+    head = info.header_offset
+    if head + 30 > len(data):
+        return mutate_bytes(rng, data)
+    name_len, extra_len = struct.unpack("<HH", data[head + 26 : head + 30])
+    start = head + 30 + name_len + extra_len
+    size = min(info.compress_size, len(data) - start)
+    if size <= 0:
+        return mutate_bytes(rng, data)
+    region = bytearray(data[start : start + size])
+    for _ in range(int(rng.integers(1, 5))):
+        op = _BYTE_OPS[int(rng.integers(len(_BYTE_OPS)))]
+        if op in (_flip, _special, _integer, _overwrite):
+            op(rng, region)
+    region = region[:size] + bytes(max(0, size - len(region)))
+    return data[:start] + bytes(region) + data[start + size :]
 
 
 _DTYPES: tuple[object, ...] = (
