@@ -26,14 +26,8 @@ import numpy as np
 
 from ehps.errors import BodyModelError
 from ehps.utils.safe_npz import load_npy, load_npz
-from ehps.utils.untrusted import (
-    NUMPY_GLOBALS,
-    CheckedSparse,
-    Inert,
-    checked_array,
-    load_pickle,
-    sparse_stand_in,
-)
+from ehps.utils.safe_pickle import NUMPY_GLOBALS, Inert, load_pickle, sparse_stand_in
+from ehps.utils.untrusted import CheckedSparse, checked_array
 
 __all__ = [
     "REQUIRED_KEYS",

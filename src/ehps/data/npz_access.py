@@ -39,7 +39,8 @@ from ehps.utils.safe_npz import (
     read_npy_data,
     read_npy_header,
 )
-from ehps.utils.untrusted import NUMPY_GLOBALS, format_size, load_pickle
+from ehps.utils.safe_pickle import NUMPY_GLOBALS, load_pickle
+from ehps.utils.untrusted import format_size
 
 __all__ = ["restricted_loads", "NpzArchive", "open_member"]
 

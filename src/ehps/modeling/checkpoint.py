@@ -34,7 +34,7 @@ from torch import nn
 from ehps.errors import CheckpointError
 from ehps.modeling.config import ModelConfig
 from ehps.modeling.zoo import _VIT_SIZES, build_model, get_config
-from ehps.utils.untrusted import TORCH_NUMPY_GLOBALS, resolve_inert
+from ehps.utils.safe_pickle import TORCH_NUMPY_GLOBALS, resolve_inert
 
 __all__ = [
     "OFFICIAL_RENAMES",
@@ -137,8 +137,8 @@ def torch_load_safely(path: PathLike, mmap: bool = True, map_location: Any = "cp
                 f"{' '.join(str(exc).split())[:300]}); is the file complete and a .pth/.pth.tar "
                 "saved by torch.save?") from exc
         raise CheckpointError(
-            f"{path} contains Python objects other than tensors and plain containers, so it "
-            f"cannot be read safely (weights_only=True). If it is an official checkpoint, "
+            f"cannot read {path}: it contains Python objects other than tensors and plain "
+            f"containers, which are not read (weights_only=True). If it is an official checkpoint, "
             f"re-save only its 'network' state dict. Details: {lines[0].strip()[:300]}"
         ) from exc
     except CheckpointError:
