@@ -7,6 +7,8 @@ Examples::
 
 Each detected person becomes one row with the fit's parameters, 3D / 2D keypoints and boxes;
 image paths are stored relative to ``--image-root`` (default: the images' common folder).
+An image that cannot be read or estimated is named and skipped; the others are written, and the
+exit status is then 3.
 """
 
 from __future__ import annotations
@@ -32,11 +34,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ehps.training.annotate import annotate_images
+    from ehps.utils.writable import check_writable
 
+    check_writable(args.out, what="--out")  # before the (long) estimation
     info = annotate_images(args.images, args.out, image_root=args.image_root,
                            body_model=args.body_model, smplx_dir=args.smplx_dir)
     print(f"{info['people']} people from {info['images']} images -> {info['path']} "
           f"(image root {info['image_root']})")
     for s in info["skipped"]:
         print(f"  no person found: {s}")
+    for path, why in info["failed"]:
+        print(f"  skipped (unreadable): {path}: {why}")
+    if info["failed"]:
+        print(f"{len(info['failed'])} image(s) could not be used; exit status 3")
+        return 3
     return 0

@@ -124,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
     args.weights = resolve_weights(args.weights)  # a file, or a cached weight name (offline)
     if args.threads:
         torch.set_num_threads(int(args.threads))
+    from ehps.utils.writable import check_writable
+
+    check_writable(args.out, folder=True, what="--out")  # before the (long) evaluation
 
     from ehps.evaluation.benchmarks import EvalContext, get_benchmark
     from ehps.evaluation.report import metric_label, write_report
@@ -155,4 +158,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {metric_label(key):22s} {shown}")
     for kind, path in paths.items():
         print(f"  {kind}: {path}")
+    skipped = report.extra.get("skipped", [])
+    for item in skipped:
+        print(f"  skipped: {item['image']}: {item['reason']}")
+    if skipped:
+        print(f"{len(skipped)} sample(s) skipped (unreadable images); exit status 3")
+        return 3
     return 0

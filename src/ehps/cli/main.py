@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from ehps import __version__
-from ehps.errors import EhpsError
+from ehps.errors import EhpsError, describe_os_error
 
 # Order = order in `ehps --help`.
 COMMANDS: tuple[str, ...] = (
@@ -66,7 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except EhpsError as exc:
-        print(f"ehps {args.command}: error: {exc}", file=sys.stderr)
+        print(f"ehps {args.command}: error: {exc.one_line()}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an ordinary failure of the system (disk full, permission denied)
+        print(f"ehps {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"ehps {args.command}: error: out of memory; use smaller inputs or batches",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ehps {args.command}: interrupted", file=sys.stderr)

@@ -64,7 +64,8 @@ def resolve_config(preset: str | None, args: argparse.Namespace,
     def put(section: str, key: str, value: Any) -> None:
         if value is not None:
             flags.setdefault(section, {})[key] = value
-    put("data", "root", args.data_root)
+    put("data", "root", None if args.data_root is None
+        else str(Path(args.data_root).expanduser().absolute()))
     put("model", "smplx_dir", args.smplx_dir)
     if args.devices is not None:
         put("trainer", "devices", int(args.devices) if args.devices.isdigit() else args.devices)

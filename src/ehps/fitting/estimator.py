@@ -160,7 +160,10 @@ def _check_image(image: Any) -> np.ndarray:
     arr = np.asarray(image)
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[0] < 2 or arr.shape[1] < 2:
+    if arr.ndim == 3 and arr.shape[2] in (3, 4) and (arr.shape[0] < 2 or arr.shape[1] < 2):
+        raise InputError(f"the image is {arr.shape[1]}x{arr.shape[0]} pixels, too small to hold "
+                         "a person (at least 2x2 is needed)")
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
         raise InputError(
             f"expected an (H, W, 3) RGB image, got an array of shape {arr.shape}; "
             "load files with ehps.detection.load_image"

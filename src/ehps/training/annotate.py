@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ehps.data.humandata import keypoints_to_human_data, write_humandata
-from ehps.errors import InputError
+from ehps.errors import EhpsError, InputError
 from ehps.structures import FrameResult, PersonEstimate
 
 __all__ = ["annotate_images", "persons_to_humandata"]
@@ -192,11 +192,14 @@ def annotate_images(
         smplx_dir: SMPL-X folder (``body_model="smplx"``).
 
     Returns:
-        ``{"path", "images", "people", "skipped"}``.
+        ``{"path", "images", "people", "skipped", "failed", "image_root"}``: ``skipped`` lists
+        the images without a person, ``failed`` the ``(image, reason)`` pairs of images that
+        could not be read or estimated (missing, corrupt, too small); the others are written.
     """
     from ehps.detection import load_image
 
     files: list[Path] = []
+    failed: list[tuple[str, str]] = []
     for item in images:
         p = Path(item)
         if p.is_dir():
@@ -205,9 +208,10 @@ def annotate_images(
         elif p.is_file():
             files.append(p)
         else:
-            raise InputError(f"image not found: {p}")
+            failed.append((str(p), f"image not found: {p}"))
     if not files:
-        raise InputError("no images given (folders are searched for .jpg / .jpeg / .png)")
+        raise InputError("no images given (folders are searched for .jpg / .jpeg / .png)"
+                         + "".join(f"; {why}" for _, why in failed))
     root = Path(image_root).resolve() if image_root else _common_root(files)
     if estimator is None:
         from ehps.fitting import EmbeddedEstimator
@@ -219,8 +223,13 @@ def annotate_images(
             rel = f.resolve().relative_to(root).as_posix()
         except ValueError as exc:
             raise InputError(f"{f} is not inside the image root {root}") from exc
-        rgb = load_image(f)
-        result = estimator(rgb, source=str(f))
+        try:  # one bad image never stops the others: it is named in the summary
+            rgb = load_image(f)
+            result = estimator(rgb, source=str(f))
+        except EhpsError as exc:
+            failed.append((str(f), exc.one_line()))
+            log.warning("annotate: skipped %s: %s", f, exc.one_line())
+            continue
         if not result.people:
             skipped.append(str(f))
             log.info("annotate: nobody found in %s", f)
@@ -228,4 +237,4 @@ def annotate_images(
         items.append((rel, result))
     path = persons_to_humandata(items, out)
     return {"path": path, "images": len(files), "people": sum(len(r.people) for _, r in items),
-            "skipped": skipped, "image_root": root}
+            "skipped": skipped, "failed": failed, "image_root": root}

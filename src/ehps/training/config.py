@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from ehps.errors import InputError
+from ehps.utils.safe_yaml import load_yaml_file
 
 __all__ = [
     "ModelSection",
@@ -375,10 +376,7 @@ def load_yaml_overrides(path: str | os.PathLike[str]) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"config file not found: {p}")
-    try:
-        data = _numbers(yaml.safe_load(p.read_text(encoding="utf-8")))
-    except yaml.YAMLError as exc:
-        raise InputError(f"{p} is not valid YAML ({exc})") from exc
+    data = _numbers(load_yaml_file(p))  # bounded: refuses alias bombs and deep nesting
     if data is None:
         return {}
     if not isinstance(data, dict):

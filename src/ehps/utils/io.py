@@ -17,6 +17,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from ehps.errors import EhpsError, OutputError, describe_os_error
+
 __all__ = [
     "atomic_open",
     "atomic_write_bytes",
@@ -34,7 +36,9 @@ PathLike = str | os.PathLike[str]
 def atomic_open(path: PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary sibling of ``path`` for writing; move it into place on success.
 
-    On an exception the temporary file is removed and ``path`` is left untouched.
+    On an exception the temporary file is removed and ``path`` is left untouched; an
+    :class:`OSError` while writing (disk full...) becomes an :class:`~ehps.errors.OutputError`
+    naming ``path``.
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_open supports modes 'w' and 'wb', not {mode!r}")
@@ -47,9 +51,12 @@ def atomic_open(path: PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, EhpsError):
+            raise OutputError(path=target, cause=f"cannot be written ({describe_os_error(exc)})"
+                              ) from exc
         raise
 
 

@@ -55,6 +55,7 @@ from ehps.evaluation.benchmarks.base import (
 from ehps.evaluation.blocks import AGORA_VAL_KEYS, smplerx_block
 from ehps.evaluation.report import EvalReport
 from ehps.geometry.camera import BODY_INPUT_HW, CROP_FOCAL, CROP_INPUT_HW, CROP_PRINCPT
+from ehps.utils.safe_npz import load_npy
 
 __all__ = [
     "AGORA_RESOLUTIONS",
@@ -146,7 +147,7 @@ class AGORAValEvaluator(_AgoraBase):
                  body_vertex_ids: np.ndarray | str | None = None) -> None:
         super().__init__(data_root, context, protocol, resolution)
         if isinstance(body_vertex_ids, (str, Path)):
-            body_vertex_ids = np.load(body_vertex_ids, allow_pickle=False)
+            body_vertex_ids = load_npy(body_vertex_ids, InputError)
         self.body_vertex_ids = None if body_vertex_ids is None else torch.as_tensor(
             np.asarray(body_vertex_ids, np.int64))
 
