@@ -27,6 +27,11 @@ Run (serialised with the other benchmarks on a shared machine):
         --variants smplerx_s32 --batch-size 8
 
 Target: batched >= 2x the loop (frames/s, detection excluded).
+
+``--quick``: 12 frames, ``smplerx_s32`` only, one round, no compiled modes (a minute or two).
+``--against REV``: instead, ``ehps infer`` of this checkout and of git revision ``REV`` side by side
+through the command line (:mod:`infer_revisions`: network, network + render, embedded), e.g. the
+before/after figure of a refactor.
 """
 
 from __future__ import annotations
@@ -48,8 +53,9 @@ from ehps.inference.sources import BoxesTable, Frame, iter_images, iter_video, l
 from ehps.inference.writer import SequenceWriter, person_stem
 from ehps.utils.io import atomic_save_npz, atomic_write_json
 from ehps.utils.system import amx_bf16_available, cpu_flags, cpu_summary
+from infer_revisions import add_arguments, compare, default_video
 
-DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "vtest.avi"
+DEFAULT_VIDEO = default_video()
 STAGES = ("decode", "detect", "crop", "network", "track", "smooth", "body_model", "render",
           "write")
 
@@ -174,7 +180,21 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2,
                     help="alternating rounds per mode; the fastest round of each is reported")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--quick", action="store_true",
+                    help="12 frames, smplerx_s32, one round, no compiled modes")
+    ap.add_argument("--against", default=None, metavar="REV",
+                    help="compare ehps infer of this checkout with git revision REV instead")
+    add_arguments(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.frames, args.variants, args.rounds = min(args.frames, 12), "smplerx_s32", 1
+        args.no_compile, args.render_frames = True, min(args.render_frames, 1)
+    if args.against:
+        res = compare(args.against, args.video, args.frames, args.rounds,
+                      args.scenarios.split(","))
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=2))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     cpu = cpu_summary()

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from ehps.structures import SMPLX_PARAM_KEYS
+from golden_outputs import check_golden, collect_npz, obj_vertices, pooled, read_png
 from offline_run import offline_python
 
 pytestmark = pytest.mark.embedded
@@ -82,3 +83,24 @@ def test_demo_prints_a_one_screen_summary(demo_run):
     assert "people found: 2" in proc.stdout and str(out) in proc.stdout
     for person in summary["people"]:  # the per-person body error is printed
         assert f"{person['reprojection_px']['body']:.1f}" in proc.stdout
+
+
+def demo_outputs(out):
+    """What ``ehps demo`` gives, by person (see ``tests/golden_outputs.py``): the parameter
+    arrays, every 97th mesh vertex, the pooled overlay and the summary's per-person facts."""
+    summary = json.loads((out / "summary.json").read_text())
+    arrays: dict = {}
+    for i in range(summary["people_found"]):
+        collect_npz(out / f"person_{i:02d}.npz", f"person{i}", arrays)
+        arrays[f"person{i}::vertices"] = obj_vertices(out / f"person_{i:02d}.obj")
+    arrays["overlay::image"] = pooled(read_png(out / "overlay.png"))
+    people = [{k: p[k] for k in ("index", "score", "bbox_xywh", "body_model", "distance_m",
+                                  "reprojection_px")} for p in summary["people"]]
+    info = {k: summary[k] for k in ("image_hw", "intrinsics", "estimator", "people_found",
+                                    "warnings")}
+    return arrays, {**info, "people": people}
+
+
+def test_demo_matches_golden(demo_run, regen_golden):
+    out, _, _ = demo_run
+    check_golden("demo", demo_outputs(out), regen_golden, pytest.fail)
