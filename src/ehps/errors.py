@@ -13,6 +13,7 @@ __all__ = [
     "InputError",
     "BodyModelError",
     "CheckpointError",
+    "OutputError",
     "MissingDependencyError",
     "require",
 ]
@@ -32,6 +33,10 @@ class BodyModelError(EhpsError):
 
 class CheckpointError(EhpsError):
     """A weight file cannot be read or does not match the requested architecture."""
+
+
+class OutputError(EhpsError):
+    """Results cannot be written where asked (not a folder, read-only, full, in use, ...)."""
 
 
 class MissingDependencyError(EhpsError, ImportError):

@@ -6,7 +6,8 @@ Submodules: :mod:`~ehps.fitting.landmarks` (correspondences), :mod:`~ehps.fittin
 :mod:`~ehps.fitting.adapters` (per-body-model variables), :mod:`~ehps.fitting.objective`,
 :mod:`~ehps.fitting.optimizer` (batched L-BFGS), :mod:`~ehps.fitting.camera_init`,
 :mod:`~ehps.fitting.fitter` (:func:`fit_people`), :mod:`~ehps.fitting.estimator`,
-:mod:`~ehps.fitting.demo` (:func:`run_demo`), :mod:`~ehps.fitting.synthetic_eval`.
+:mod:`~ehps.fitting.synthetic_eval`. In ``ehps infer`` the fit runs behind the estimator
+protocol (:mod:`ehps.inference.fit_estimator`); the demo is :mod:`ehps.inference.demo`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ _LAZY = {
     "default_stages": "ehps.fitting.fitter",
     "EmbeddedEstimator": "ehps.fitting.estimator",
     "load_body_model": "ehps.fitting.estimator",
-    "run_demo": "ehps.fitting.demo",
     "landmark_maps": "ehps.fitting.landmarks",
     "LossWeights": "ehps.fitting.objective",
     "Stage": "ehps.fitting.optimizer",

@@ -18,6 +18,7 @@ from ehps.geometry.camera import CROP_INPUT_HW
 
 __all__ = [
     "CROP_ASPECT",
+    "DEFAULT_BBOX_RATIO",
     "sanitize_bbox",
     "process_bbox",
     "crop_transform",
@@ -30,6 +31,10 @@ __all__ = [
 
 #: width / height of the network input (384 / 512).
 CROP_ASPECT: float = CROP_INPUT_HW[1] / CROP_INPUT_HW[0]
+#: Body crop enlargement of every released SMPLer-X / SMPLest-X config (``cfg.bbox_ratio``): the
+#: one default of inference (``InferConfig.detection.bbox_ratio``) and training data
+#: (``TrainConfig.data.bbox_ratio``).
+DEFAULT_BBOX_RATIO: float = 1.2
 
 
 def xyxy_to_xywh(box: np.ndarray) -> np.ndarray:
@@ -57,7 +62,7 @@ def process_bbox(
     bbox_xywh: np.ndarray,
     img_width: int,
     img_height: int,
-    ratio: float = 1.2,
+    ratio: float = DEFAULT_BBOX_RATIO,
     aspect: float = CROP_ASPECT,
     sanitize: bool = True,
 ) -> np.ndarray | None:

@@ -1,7 +1,7 @@
-"""Inference: the :class:`Predictor` (detection, cropping, batching, un-cropping around a network
-or the embedded estimator) and the ``ehps infer`` loop over images, folders and videos with
-tracking (:mod:`~ehps.inference.tracking`), smoothing (:mod:`~ehps.inference.smoothing`) and
-outputs (:mod:`~ehps.inference.writer`). Heavy modules load on first attribute access."""
+"""Inference: one stage loop (:mod:`~ehps.inference.loop`: decode -> detect -> track -> estimate
+-> smooth -> pose -> render -> write) behind two faces, :class:`Predictor` (Python, in memory)
+and :func:`run_inference` (``ehps infer``: files, videos, resume). Estimators plug in through one
+protocol (:mod:`~ehps.inference.estimators`). Heavy modules load on first attribute access."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from ehps.utils.lazy import lazy_getattr
 
 _LAZY = {
     "Predictor": "ehps.inference.predictor",
-    "InferConfig": "ehps.inference.runner",
-    "InferReport": "ehps.inference.runner",
     "run_inference": "ehps.inference.runner",
-    "SmoothingConfig": "ehps.inference.pipeline",
+    "InferReport": "ehps.inference.runner",
+    "ProgressEvent": "ehps.inference.runner",
+    "Estimator": "ehps.inference.estimators",
+    "PersonInput": "ehps.inference.estimators",
+    "TrackContext": "ehps.inference.estimators",
+    "InferConfig": "ehps.config.infer",
+    "SmoothingConfig": "ehps.config.infer",
     "IoUTracker": "ehps.inference.tracking",
     "ParamSmoother": "ehps.inference.smoothing",
     "mean_acceleration": "ehps.inference.smoothing",

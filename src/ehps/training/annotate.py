@@ -194,7 +194,7 @@ def annotate_images(
     Returns:
         ``{"path", "images", "people", "skipped"}``.
     """
-    from ehps.detection import load_image
+    from ehps.io.image import load_image
 
     files: list[Path] = []
     for item in images:

@@ -1,0 +1,20 @@
+"""Reading inputs and writing ehps's own outputs: images (:mod:`ehps.io.image`), the result files
+of ``ehps infer`` and ``ehps demo`` (:mod:`ehps.io.results`: per-person parameters and metadata;
+:mod:`ehps.io.records`: frame records and ``tracks.npz``; :mod:`ehps.io.manifest`), the overlay
+video (:mod:`ehps.io.video`) and the output folder itself (:mod:`ehps.io.outdir`: checks, lock,
+safe names). Conversions to other tools' formats (meshes, ONNX) live in :mod:`ehps.export`."""
+
+from __future__ import annotations
+
+from ehps.utils.lazy import lazy_getattr
+
+_LAZY = {
+    "load_image": "ehps.io.image",
+    "load_image_reduced": "ehps.io.image",
+    "read_image_size": "ehps.io.image",
+    "as_rgb_uint8": "ehps.io.image",
+}
+
+__all__ = list(_LAZY)
+
+__getattr__ = lazy_getattr(__name__, _LAZY)
