@@ -31,7 +31,8 @@ from ehps.errors import CheckpointError, InputError
 from ehps.geometry.camera import Intrinsics
 from ehps.inference.detect import PeopleFinder
 from ehps.inference.estimators import Estimator, pose_people
-from ehps.inference.loop import BackStages, FrontStages, SequenceStats, StageLoop
+from ehps.inference.front import FrontStages, SequenceStats
+from ehps.inference.loop import BackStages, StageLoop
 from ehps.inference.sources import Frame
 from ehps.io.records import FrameRecord
 from ehps.structures import FrameResult, PersonEstimate

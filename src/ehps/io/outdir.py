@@ -238,9 +238,10 @@ def sequence_folder_name(stem: str, used: set[str]) -> str:
     name = _UNSAFE.sub("_", stem).strip(". _-")[:100]
     if not name:
         name = "video"
-    taken = {u.lower() for u in used} | {n.lower() for n in RESULT_NAMES} | {LOCK_NAME}
-    if name.lower() in taken:
+    reserved = {n.lower() for n in RESULT_NAMES} | {LOCK_NAME}
+    if name.lower() in reserved:
         name = f"{name}_video"
+    taken = {u.lower() for u in used} | reserved
     base, i = name, 2
     while name.lower() in taken:
         name, i = f"{base}_{i}", i + 1
