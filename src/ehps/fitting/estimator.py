@@ -151,7 +151,7 @@ def _check_image(image: Any) -> np.ndarray:
     if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[0] < 2 or arr.shape[1] < 2:
         raise InputError(
             f"expected an (H, W, 3) RGB image, got an array of shape {arr.shape}; "
-            "load files with ehps.io.load_image"
+            "load files with ehps.detection.load_image"
         )
     if arr.shape[2] == 4:
         arr = arr[:, :, :3]

@@ -35,6 +35,7 @@ import numpy as np
 from ehps.data.humandata import keypoints_to_human_data, write_humandata
 from ehps.errors import InputError
 from ehps.structures import FrameResult, PersonEstimate
+from ehps.utils.progress import progress_iter
 
 __all__ = ["annotate_images", "persons_to_humandata"]
 
@@ -178,6 +179,7 @@ def annotate_images(
     image_root: str | os.PathLike[str] | None = None,
     body_model: str = "anny",
     smplx_dir: str | os.PathLike[str] | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Run the embedded estimator over ``images`` and write the pseudo-labels as HumanData.
 
@@ -187,6 +189,7 @@ def annotate_images(
         estimator: anything with ``predict_path(path) -> FrameResult`` or called as
             ``estimator(rgb, source=...)``; default :class:`ehps.fitting.EmbeddedEstimator`.
         image_root: folder the stored image paths are relative to (default: common folder).
+        progress: a progress bar (images/s, ETA) when stderr is a terminal.
         body_model: ``"anny"`` (embedded) or ``"smplx"`` (licensed files) for the default
             estimator.
         smplx_dir: SMPL-X folder (``body_model="smplx"``).
@@ -194,7 +197,7 @@ def annotate_images(
     Returns:
         ``{"path", "images", "people", "skipped"}``.
     """
-    from ehps.io.image import load_image
+    from ehps.detection import load_image
 
     files: list[Path] = []
     for item in images:
@@ -214,7 +217,7 @@ def annotate_images(
 
         estimator = EmbeddedEstimator(body_model=body_model, smplx_path=smplx_dir)
     items, skipped = [], []
-    for f in files:
+    for f in progress_iter(files, "annotate", "image", progress):
         try:
             rel = f.resolve().relative_to(root).as_posix()
         except ValueError as exc:

@@ -49,6 +49,7 @@ from ehps.data.humandata import keypoints_to_human_data, write_humandata
 from ehps.errors import InputError
 from ehps.geometry.camera import Intrinsics
 from ehps.geometry.crop import process_bbox
+from ehps.utils.progress import progress_bar
 
 __all__ = [
     "SynthConfig",
@@ -340,7 +341,7 @@ def generate_synthetic_dataset(
             face contour on): the same model must be used by training and evaluation.
         cfg: generator options.
         split: name of the split (file names).
-        progress: log every 100 samples.
+        progress: a progress bar (images/s, ETA) when stderr is a terminal.
 
     Returns:
         The path of the HumanData file.
@@ -368,7 +369,9 @@ def generate_synthetic_dataset(
     boxes = np.zeros((n, 5), np.float32)
     parts = {k: np.zeros((n, 5), np.float32) for k in ("lhand", "rhand", "face")}
     paths = []
+    bar = progress_bar(n, f"synth {split}", "image", progress)
     for i in range(n):
+        bar.update(1)
         rng = np.random.default_rng([cfg.seed & 0xFFFFFFFF, i, 0x5EED])
         params = sample_smplx_params(rng, cfg, hand_mean)
         with torch.no_grad():
@@ -406,8 +409,7 @@ def generate_synthetic_dataset(
         joints_all[i] = joints_cam
         for k in rows:
             rows[k].append(t.astype(np.float32) if k == "transl" else params[k])
-        if progress and (i + 1) % 100 == 0:
-            log.info("synth %s: %d / %d", split, i + 1, n)
+    bar.close()
     kp3d, mask3d = keypoints_to_human_data(
         np.concatenate([joints_all, np.ones((n, 144, 1), np.float32)], axis=-1))
     kp2d_xy = _project(joints_all.astype(np.float64), K).astype(np.float32)

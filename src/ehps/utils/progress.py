@@ -8,9 +8,12 @@ ETA when the total is known.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
-__all__ = ["show_progress", "progress_bar", "NullBar"]
+T = TypeVar("T")
+
+__all__ = ["show_progress", "progress_bar", "progress_iter", "NullBar"]
 
 
 def show_progress(enabled: bool = True) -> bool:
@@ -46,3 +49,16 @@ def progress_bar(total: int | None, desc: str, unit: str = "it", enabled: bool =
     from tqdm import tqdm
 
     return tqdm(total=total or None, desc=desc, unit=unit, dynamic_ncols=True, leave=True)
+
+
+def progress_iter(items: Sequence[T], desc: str, unit: str = "it", enabled: bool = True
+                  ) -> Iterator[T]:
+    """Iterate ``items`` with a :func:`progress_bar` (closed at the end, or when the loop stops
+    early)."""
+    bar = progress_bar(len(items), desc, unit, enabled)
+    try:
+        for item in items:
+            yield item
+            bar.update(1)
+    finally:
+        bar.close()
