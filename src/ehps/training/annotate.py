@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ehps.data.humandata import keypoints_to_human_data, write_humandata
+from ehps.data.humandata_writer import keypoints_to_human_data, write_humandata
 from ehps.errors import InputError
 from ehps.structures import FrameResult, PersonEstimate
 from ehps.utils.progress import progress_iter

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from ehps.data.humandata import keypoints_to_human_data, write_humandata
+from ehps.data.humandata_writer import keypoints_to_human_data, write_humandata
 from ehps.errors import InputError
 from ehps.geometry.camera import Intrinsics
 from ehps.geometry.crop import process_bbox
