@@ -105,7 +105,7 @@ def get_body_model(name: str) -> BodyModelEntry:
     """
     entry = _REGISTRY.get(str(name).lower())
     if entry is None:
-        from ehps.config.loader import closest_hint
+        from ehps.utils.suggest import closest_hint
 
         raise InputError(f"unknown body model {name!r}{closest_hint(str(name), _REGISTRY)}; "
                          f"known: {', '.join(_REGISTRY)}")

@@ -61,7 +61,7 @@ def _subparser(parser: argparse.ArgumentParser, command: str | None
 def _unknown_options(parser: argparse.ArgumentParser, command: str | None,
                      extras: list[str]) -> str:
     """The ``unrecognized arguments`` message, naming the closest valid option of each."""
-    from ehps.config.loader import closest_hint
+    from ehps.utils.suggest import closest_hint
 
     sub = _subparser(parser, command) or parser
     options = [o for a in sub._actions for o in a.option_strings if o.startswith("--")]

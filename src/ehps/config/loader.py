@@ -17,7 +17,6 @@ The resolved config can be written back (:func:`save_config`) and read again unc
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 import types
 import typing
@@ -28,6 +27,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 
 from ehps.errors import InputError
+from ehps.utils.suggest import closest_hint
 
 __all__ = [
     "closest_hint",
@@ -46,12 +46,6 @@ T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------------- key checks
-def closest_hint(name: str, valid: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest valid name, or ``""`` when none is close."""
-    match = difflib.get_close_matches(str(name), list(valid), n=1, cutoff=0.6)
-    return f" (did you mean '{match[0]}'?)" if match else ""
-
-
 def check_keys(given: Iterable[str], valid: Iterable[str], where: str) -> None:
     """Raise :class:`InputError` for the first key of ``given`` not in ``valid``, naming the
     closest valid key and listing all of them."""
