@@ -4,27 +4,15 @@ the inference tree (:class:`InferConfig`) and command-line flags generated from 
 
 from __future__ import annotations
 
-from ehps.utils.lazy import lazy_getattr
+from ehps.utils.lazy import lazy_exports
 
-_LAZY = {
-    "DEFAULT_BBOX_RATIO": "ehps.geometry.crop",
-    "InferConfig": "ehps.config.infer",
-    "InputConfig": "ehps.config.infer",
-    "DetectionConfig": "ehps.config.infer",
-    "EstimatorConfig": "ehps.config.infer",
-    "TrackingConfig": "ehps.config.infer",
-    "SmoothingConfig": "ehps.config.infer",
-    "OutputConfig": "ehps.config.infer",
-    "build_config": "ehps.config.loader",
-    "apply_overrides": "ehps.config.loader",
-    "config_to_dict": "ehps.config.loader",
-    "parse_dotted": "ehps.config.loader",
-    "load_yaml_overrides": "ehps.config.loader",
-    "save_config": "ehps.config.loader",
-    "add_config_flags": "ehps.config.cli",
-    "config_from_args": "ehps.config.cli",
-}
+__getattr__, __all__ = lazy_exports(__name__, {
+    "ehps.geometry.crop": ["DEFAULT_BBOX_RATIO"],
+    "ehps.config.infer": ["InferConfig", "InputConfig", "DetectionConfig", "EstimatorConfig",
+                          "TrackingConfig", "SmoothingConfig", "OutputConfig"],
+    "ehps.config.loader": ["build_config", "apply_overrides", "config_to_dict", "parse_dotted",
+                           "load_yaml_overrides", "save_config"],
+    "ehps.config.cli": ["add_config_flags", "config_from_args"],
+})
 
-__all__ = list(_LAZY)
 
-__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -12,19 +12,14 @@ protocol (:mod:`ehps.inference.fit_estimator`); the demo is :mod:`ehps.inference
 
 from __future__ import annotations
 
-from ehps.utils.lazy import lazy_getattr
+from ehps.utils.lazy import lazy_exports
 
-_LAZY = {
-    "fit_people": "ehps.fitting.fitter",
-    "FitConfig": "ehps.fitting.fitter",
-    "default_stages": "ehps.fitting.fitter",
-    "EmbeddedEstimator": "ehps.fitting.estimator",
-    "load_body_model": "ehps.fitting.estimator",
-    "landmark_maps": "ehps.fitting.landmarks",
-    "LossWeights": "ehps.fitting.objective",
-    "Stage": "ehps.fitting.optimizer",
-}
+__getattr__, __all__ = lazy_exports(__name__, {
+    "ehps.fitting.fitter": ["fit_people", "FitConfig", "default_stages"],
+    "ehps.fitting.estimator": ["EmbeddedEstimator", "load_body_model"],
+    "ehps.fitting.landmarks": ["landmark_maps"],
+    "ehps.fitting.objective": ["LossWeights"],
+    "ehps.fitting.optimizer": ["Stage"],
+})
 
-__all__ = list(_LAZY)
 
-__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -5,23 +5,15 @@ protocol (:mod:`~ehps.inference.estimators`). Heavy modules load on first attrib
 
 from __future__ import annotations
 
-from ehps.utils.lazy import lazy_getattr
+from ehps.utils.lazy import lazy_exports
 
-_LAZY = {
-    "Predictor": "ehps.inference.predictor",
-    "run_inference": "ehps.inference.runner",
-    "InferReport": "ehps.inference.runner",
-    "ProgressEvent": "ehps.inference.runner",
-    "Estimator": "ehps.inference.estimators",
-    "PersonInput": "ehps.inference.estimators",
-    "TrackContext": "ehps.inference.estimators",
-    "InferConfig": "ehps.config.infer",
-    "SmoothingConfig": "ehps.config.infer",
-    "IoUTracker": "ehps.inference.tracking",
-    "ParamSmoother": "ehps.inference.smoothing",
-    "mean_acceleration": "ehps.inference.smoothing",
-}
+__getattr__, __all__ = lazy_exports(__name__, {
+    "ehps.inference.predictor": ["Predictor"],
+    "ehps.inference.runner": ["run_inference", "InferReport", "ProgressEvent"],
+    "ehps.inference.estimators": ["Estimator", "PersonInput", "TrackContext"],
+    "ehps.config.infer": ["InferConfig", "SmoothingConfig"],
+    "ehps.inference.tracking": ["IoUTracker"],
+    "ehps.inference.smoothing": ["ParamSmoother", "mean_acceleration"],
+})
 
-__all__ = list(_LAZY)
 
-__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -94,7 +94,25 @@ def _as_boxes(boxes: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
             np.asarray(scores, np.float32).reshape(-1))
 
 
-class BoxFinder:
+class _MediapipeFinder:
+    """Shared part of the finders: options and the detector, built on first use."""
+
+    def __init__(self, min_score: float = 0.5, max_people: int | None = None,
+                 detector: Any = None) -> None:
+        self.min_score, self.max_people = min_score, max_people
+        self._detector = detector
+
+    def _build(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def detector(self) -> Any:
+        if self._detector is None:
+            self._detector = self._build()
+        return self._detector
+
+
+class BoxFinder(_MediapipeFinder):
     """Person boxes: mediapipe's person detection and body landmarks (no hands, no face).
 
     Args:
@@ -104,20 +122,11 @@ class BoxFinder:
             :class:`ehps.detection.MediapipeDetector` without hands and face, built on first use).
     """
 
-    def __init__(self, min_score: float = 0.5, max_people: int | None = None,
-                 detector: Any = None) -> None:
-        self.min_score, self.max_people = min_score, max_people
-        self._detector = detector
+    def _build(self) -> Any:
+        from ehps.detection import MediapipeDetector
 
-    @property
-    def detector(self) -> Any:
-        if self._detector is None:
-            from ehps.detection import MediapipeDetector
-
-            self._detector = MediapipeDetector(min_score=self.min_score,
-                                               max_people=self.max_people, hands=False,
-                                               face=False)
-        return self._detector
+        return MediapipeDetector(min_score=self.min_score, max_people=self.max_people,
+                                 hands=False, face=False)
 
     def find(self, image: np.ndarray, given: tuple[np.ndarray, np.ndarray] | None = None,
              hints: Sequence[TrackHint] = ()) -> list[Detection]:
@@ -127,7 +136,7 @@ class BoxFinder:
         return [Detection(boxes[i], float(scores[i])) for i in keep]
 
 
-class LandmarkFinder:
+class LandmarkFinder(_MediapipeFinder):
     """Whole-body landmarks of every person (:class:`ehps.detection.MediapipeDetector`).
 
     With given boxes, the landmarks are looked for inside each box (the best ``max_people``
@@ -140,19 +149,10 @@ class LandmarkFinder:
             (default :class:`ehps.detection.MediapipeDetector`, built on first use).
     """
 
-    def __init__(self, min_score: float = 0.5, max_people: int | None = None,
-                 detector: Any = None) -> None:
-        self.min_score, self.max_people = min_score, max_people
-        self._detector = detector
+    def _build(self) -> Any:
+        from ehps.detection import MediapipeDetector
 
-    @property
-    def detector(self) -> Any:
-        if self._detector is None:
-            from ehps.detection import MediapipeDetector
-
-            self._detector = MediapipeDetector(min_score=self.min_score,
-                                               max_people=self.max_people)
-        return self._detector
+        return MediapipeDetector(min_score=self.min_score, max_people=self.max_people)
 
     def find(self, image: np.ndarray, given: tuple[np.ndarray, np.ndarray] | None = None,
              hints: Sequence[TrackHint] = ()) -> list[Detection]:

@@ -6,15 +6,10 @@ safe names). Conversions to other tools' formats (meshes, ONNX) live in :mod:`eh
 
 from __future__ import annotations
 
-from ehps.utils.lazy import lazy_getattr
+from ehps.utils.lazy import lazy_exports
 
-_LAZY = {
-    "load_image": "ehps.io.image",
-    "load_image_reduced": "ehps.io.image",
-    "read_image_size": "ehps.io.image",
-    "as_rgb_uint8": "ehps.io.image",
-}
+__getattr__, __all__ = lazy_exports(__name__, {
+    "ehps.io.image": ["load_image", "load_image_reduced", "read_image_size", "as_rgb_uint8"],
+})
 
-__all__ = list(_LAZY)
 
-__getattr__ = lazy_getattr(__name__, _LAZY)
