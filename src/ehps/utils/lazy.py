@@ -34,6 +34,7 @@ def lazy_getattr(package: str, table: Mapping[str, str]) -> Callable[[str], Any]
             return getattr(importlib.import_module(table[name]), name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
+    __getattr__.table = dict(table)  # type: ignore[attr-defined]
     return __getattr__
 
 
