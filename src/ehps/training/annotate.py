@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ehps.data.humandata_conventions import HUMANDATA_BOX_PADDING
 from ehps.data.humandata_writer import keypoints_to_human_data, write_humandata
 from ehps.errors import InputError
 from ehps.structures import FrameResult, PersonEstimate
@@ -57,7 +58,7 @@ def _box_of(points: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1], float(ok)], np.float32)
 
 
-def _pad(box: np.ndarray, ratio: float = 1.2) -> np.ndarray:
+def _pad(box: np.ndarray, ratio: float = HUMANDATA_BOX_PADDING) -> np.ndarray:
     x, y, w, h = (float(v) for v in box[:4])
     cx, cy = x + w / 2, y + h / 2
     return np.array([cx - w * ratio / 2, cy - h * ratio / 2, w * ratio, h * ratio, 1.0],

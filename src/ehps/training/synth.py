@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
+from ehps.data.humandata_conventions import HUMANDATA_BOX_PADDING
 from ehps.data.humandata_writer import keypoints_to_human_data, write_humandata
 from ehps.errors import InputError
 from ehps.geometry.camera import Intrinsics
@@ -286,7 +287,7 @@ def _tight_box(xy: np.ndarray) -> np.ndarray:
     return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], np.float64)
 
 
-def _padded(box_xywh: np.ndarray, ratio: float = 1.2) -> np.ndarray:
+def _padded(box_xywh: np.ndarray, ratio: float = HUMANDATA_BOX_PADDING) -> np.ndarray:
     cx, cy = box_xywh[0] + box_xywh[2] / 2, box_xywh[1] + box_xywh[3] / 2
     w, h = box_xywh[2] * ratio, box_xywh[3] * ratio
     return np.array([cx - w / 2, cy - h / 2, w, h], np.float64)
