@@ -120,7 +120,7 @@ def run_once(src: Path | None, scenario: Scenario, out: Path) -> dict[str, float
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     summary = json.loads((out / "summary.json").read_text())
     return {"seconds": float(summary["seconds"]), "wall": wall,
-            "frames": float(summary["frames_done"])}
+            "frames": float(summary["frames_done"]), "stages": summary.get("timings_s", {})}
 
 
 def which_ehps(src: Path | None) -> str:
@@ -154,6 +154,8 @@ def compare(rev: str, video: Path, frames: int, rounds: int, which: list[str]) -
                 b = best[label]
                 print(f"  {label}: run {b['seconds']:7.2f} s ({b['frames'] / b['seconds']:.2f} "
                       f"frames/s), whole command {b['wall']:7.2f} s")
+                stages = {k: v for k, v in b["stages"].items() if v >= 0.01}
+                print("       " + ", ".join(f"{k} {v:.2f}s" for k, v in stages.items()))
             print(f"  ratio new / old: run {n['seconds'] / o['seconds']:.3f}, whole command "
                   f"{n['wall'] / o['wall']:.3f}  (< 1: the checkout is faster)")
     return results

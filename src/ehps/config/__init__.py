@@ -7,7 +7,7 @@ from __future__ import annotations
 from ehps.utils.lazy import lazy_exports
 
 __getattr__, __all__ = lazy_exports(__name__, {
-    "ehps.geometry.crop": ["DEFAULT_BBOX_RATIO"],
+    "ehps.geometry.constants": ["DEFAULT_BBOX_RATIO"],
     "ehps.config.infer": ["InferConfig", "InputConfig", "DetectionConfig", "EstimatorConfig",
                           "TrackingConfig", "SmoothingConfig", "OutputConfig"],
     "ehps.config.loader": ["build_config", "apply_overrides", "config_to_dict", "parse_dotted",

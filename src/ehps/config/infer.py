@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ehps.errors import InputError
-from ehps.geometry.crop import DEFAULT_BBOX_RATIO
+from ehps.geometry.constants import DEFAULT_BBOX_RATIO
 
 __all__ = [
     "InputConfig",

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ehps.geometry.camera import CROP_INPUT_HW
+from ehps.geometry.constants import DEFAULT_BBOX_RATIO
 
 __all__ = [
     "CROP_ASPECT",
@@ -31,10 +32,6 @@ __all__ = [
 
 #: width / height of the network input (384 / 512).
 CROP_ASPECT: float = CROP_INPUT_HW[1] / CROP_INPUT_HW[0]
-#: Body crop enlargement of every released SMPLer-X / SMPLest-X config (``cfg.bbox_ratio``): the
-#: one default of inference (``InferConfig.detection.bbox_ratio``) and training data
-#: (``TrainConfig.data.bbox_ratio``).
-DEFAULT_BBOX_RATIO: float = 1.2
 
 
 def xyxy_to_xywh(box: np.ndarray) -> np.ndarray:

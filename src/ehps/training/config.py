@@ -20,7 +20,7 @@ from ehps.config.loader import (
     parse_dotted,
     save_config,
 )
-from ehps.geometry.crop import DEFAULT_BBOX_RATIO
+from ehps.geometry.constants import DEFAULT_BBOX_RATIO
 
 __all__ = [
     "ModelSection",
