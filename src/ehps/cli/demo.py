@@ -41,10 +41,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from ehps.inference.demo import format_summary, run_demo
     from ehps.io.outdir import check_out_dir
 
-    check_out_dir(args.out)  # before any model is loaded
+    check_out_dir(args.out)  # before torch, models or the image are loaded
+
+    from ehps.inference.demo import format_summary, run_demo
+
     report = run_demo(image=args.image, out_dir=args.out, body_model=args.body_model,
                       side_view=not args.no_side_view, smplx_path=args.smplx_path,
                       overwrite=args.overwrite, progress=not args.quiet)

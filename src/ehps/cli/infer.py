@@ -34,11 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ehps.config.cli import config_from_args
     from ehps.config.infer import InferConfig
-    from ehps.inference.runner import run_inference
     from ehps.io.outdir import check_out_dir
 
     config = config_from_args(args, InferConfig)
-    check_out_dir(config.output.out_dir)  # before any model is loaded
+    check_out_dir(config.output.out_dir)  # before torch, models or inputs are loaded
+
+    from ehps.inference.runner import run_inference
+
     report = run_inference(args.inputs, config)
     print(report.format())
     return report.exit_code
