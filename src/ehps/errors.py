@@ -74,7 +74,7 @@ class DownloadError(EhpsError):
 
 
 class OutputError(EhpsError, OSError):
-    """An output cannot be written: the folder is a file, read-only, or the disk is full."""
+    """Results cannot be written where asked (not a folder, read-only, full, in use, ...)."""
 
 
 class MissingDependencyError(EhpsError, ImportError):

@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 
 from ehps.bodymodels.joint_sets import JOINT_137_IDX
-from ehps.data.humandata import (
-    HumanData,
-    flatten_humandata,
-    keypoints_to_human_data,
-    write_humandata,
-)
+from ehps.data.humandata import HumanData
 from ehps.data.humandata_conventions import (
     HUMAN_DATA_KEYPOINTS,
     SMPLX_137_MAPPING,
     SMPLX_HAND_MEAN_LEFT,
     SMPLX_HAND_MEAN_RIGHT,
+)
+from ehps.data.humandata_writer import (
+    flatten_humandata,
+    keypoints_to_human_data,
+    write_humandata,
 )
 from ehps.errors import InputError
 

@@ -1,5 +1,6 @@
-"""HumanData (mmhuman3d ``.npz``) reader (the writer lives in :mod:`ehps.data.humandata_writer` and
-is re-exported here).
+"""HumanData (mmhuman3d ``.npz``) reader. The writer, which uses this reader, lives in
+:mod:`ehps.data.humandata_writer` (``write_humandata``, ``keypoints_to_human_data``,
+``flatten_humandata``); both are exported by :mod:`ehps.data`.
 
 Reader (:class:`HumanData`): opens a file without reading it; each key is loaded on first use and
 memory-mapped when the member is stored uncompressed (or decompressed once into ``cache_dir``), so a
@@ -36,22 +37,11 @@ from ehps.data.humandata_conventions import (
     PARAM_DICT_KEYS,
     SMPLX_137_MAPPING,
 )
-from ehps.data.humandata_writer import (
-    flatten_humandata,
-    keypoints_to_human_data,
-    write_humandata,
-)
 from ehps.data.npz_access import NpzArchive
 from ehps.errors import InputError
 from ehps.utils.untrusted import checked_array
 
-__all__ = [
-    "HumanData",
-    "Keypoints",
-    "write_humandata",
-    "keypoints_to_human_data",
-    "flatten_humandata",
-]
+__all__ = ["HumanData", "Keypoints"]
 
 #: Expected trailing shapes of body-model parameter fields (first axis = rows).
 _PARAM_SHAPES: dict[str, tuple[int, ...]] = {

@@ -157,9 +157,9 @@ def expand_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[InputItem]:
 
 
 def iter_images(paths: Sequence[Path], fps: float = 1.0, start_index: int = 0) -> Iterator[Frame]:
-    """Read image files one by one (:func:`ehps.detection.load_image`); an unreadable file
+    """Read image files one by one (:func:`ehps.io.load_image`); an unreadable file
     yields a :class:`Frame` with ``error`` set. ``fps`` only sets ``time_s``."""
-    from ehps.detection import load_image
+    from ehps.io.image import load_image
 
     for i, path in enumerate(paths):
         idx = start_index + i

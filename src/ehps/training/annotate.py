@@ -32,9 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from ehps.data.humandata import keypoints_to_human_data, write_humandata
+from ehps.data.humandata_conventions import HUMANDATA_BOX_PADDING
+from ehps.data.humandata_writer import keypoints_to_human_data, write_humandata
 from ehps.errors import EhpsError, InputError
 from ehps.structures import FrameResult, PersonEstimate
+from ehps.utils.progress import progress_iter
 
 __all__ = ["annotate_images", "persons_to_humandata"]
 
@@ -56,7 +58,7 @@ def _box_of(points: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1], float(ok)], np.float32)
 
 
-def _pad(box: np.ndarray, ratio: float = 1.2) -> np.ndarray:
+def _pad(box: np.ndarray, ratio: float = HUMANDATA_BOX_PADDING) -> np.ndarray:
     x, y, w, h = (float(v) for v in box[:4])
     cx, cy = x + w / 2, y + h / 2
     return np.array([cx - w * ratio / 2, cy - h * ratio / 2, w * ratio, h * ratio, 1.0],
@@ -178,6 +180,7 @@ def annotate_images(
     image_root: str | os.PathLike[str] | None = None,
     body_model: str = "anny",
     smplx_dir: str | os.PathLike[str] | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Run the embedded estimator over ``images`` and write the pseudo-labels as HumanData.
 
@@ -187,6 +190,7 @@ def annotate_images(
         estimator: anything with ``predict_path(path) -> FrameResult`` or called as
             ``estimator(rgb, source=...)``; default :class:`ehps.fitting.EmbeddedEstimator`.
         image_root: folder the stored image paths are relative to (default: common folder).
+        progress: a progress bar (images/s, ETA) when stderr is a terminal.
         body_model: ``"anny"`` (embedded) or ``"smplx"`` (licensed files) for the default
             estimator.
         smplx_dir: SMPL-X folder (``body_model="smplx"``).
@@ -218,7 +222,7 @@ def annotate_images(
 
         estimator = EmbeddedEstimator(body_model=body_model, smplx_path=smplx_dir)
     items, skipped = [], []
-    for f in files:
+    for f in progress_iter(files, "annotate", "image", progress):
         try:
             rel = f.resolve().relative_to(root).as_posix()
         except ValueError as exc:

@@ -176,7 +176,7 @@ def load_image(
         raise InputError(
             f"image '{path}' is {hw[1]}x{hw[0]} ({hw[0] * hw[1] / 1e6:.0f} megapixels), more than "
             f"the limit of {max_pixels / 1e6:.0f}; decode it at a reduced size with "
-            "ehps.detection.image.load_image_reduced(path), or pass max_pixels=None"
+            "ehps.io.image.load_image_reduced(path), or pass max_pixels=None"
         )
     image = decode_image_file(path, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     return as_rgb_uint8(image, name=f"image '{path}'", bgr=True)
