@@ -68,6 +68,52 @@ def check_images(images: torch.Tensor) -> None:
         )
 
 
+def family_encoder(config: ModelConfig, network: str) -> ViT:
+    """The ViT encoder of ``config`` after checking that it is the config of ``network``.
+
+    Args:
+        config: architecture; its ``family`` must be ``network.lower()``.
+        network: class name of the network being built (``"SMPLerX"`` / ``"SMPLestX"``).
+    """
+    family = network.lower()
+    if config.family != family:
+        raise InputError(f"{network} needs a '{family}' config, got family {config.family!r}")
+    return ViT(
+        config.embed_dim,
+        config.depth,
+        config.num_heads,
+        config.mlp_hidden,
+        config.num_task_tokens,
+        config.drop_path_rate,
+        stem=config.stem,
+    )
+
+
+def smplx_fields(aa: torch.Tensor, rotmat: torch.Tensor, betas: torch.Tensor,
+                 expression: torch.Tensor, cam_param: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The :class:`Prediction` fields both networks fill the same way.
+
+    Args:
+        aa: (B, >=53, 3) axis-angle rotations in the official 53-joint order (root, 21 body,
+            15 left hand, 15 right hand, jaw).
+        rotmat: (B, >=53, 3, 3) the same rotations as matrices.
+        betas: (B, 10) shape. expression: (B, 10) expression.
+        cam_param: (B, 3) official camera parameters (crop camera translation follows).
+
+    Returns:
+        Pose, shape, expression and camera fields, float32 where the network computed otherwise.
+    """
+    cam_param = cam_param.float()
+    return dict(
+        global_orient=aa[:, 0], body_pose=aa[:, 1:22], left_hand_pose=aa[:, 22:37],
+        right_hand_pose=aa[:, 37:52], jaw_pose=aa[:, 52], betas=betas.float(),
+        expression=expression.float(), cam_trans=cam_params_to_trans(cam_param),
+        cam_param=cam_param, global_orient_rotmat=rotmat[:, 0], body_pose_rotmat=rotmat[:, 1:22],
+        left_hand_pose_rotmat=rotmat[:, 22:37], right_hand_pose_rotmat=rotmat[:, 37:52],
+        jaw_pose_rotmat=rotmat[:, 52],
+    )
+
+
 class SMPLerX(nn.Module):
     """The SMPLer-X network. Attribute names equal the official checkpoint prefixes.
 
@@ -77,19 +123,9 @@ class SMPLerX(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        if config.family != "smplerx":
-            raise InputError(f"SMPLerX needs a 'smplerx' config, got family {config.family!r}")
+        self.encoder = family_encoder(config, "SMPLerX")
         self.config = config
         c = config.embed_dim
-        self.encoder = ViT(
-            c,
-            config.depth,
-            config.num_heads,
-            config.mlp_hidden,
-            config.num_task_tokens,
-            config.drop_path_rate,
-            stem=config.stem,
-        )
         self.body_position_net = PositionNet(c, NUM_BODY_POS_JOINTS, BODY_HM_DHW)
         self.body_regressor = BodyRegressor(c, NUM_BODY_POS_JOINTS, hidden=config.head_dim)
         self.box_net = BoxNet(c, NUM_BODY_POS_JOINTS * BODY_HM_DHW[0], config.box_dim)
@@ -187,21 +223,10 @@ class SMPLerX(nn.Module):
             [CROP_INPUT_HW[1] / BODY_INPUT_HW[1], CROP_INPUT_HW[0] / BODY_INPUT_HW[0]]
         ).repeat(2)
 
+        fields = smplx_fields(aa, rotmat, betas, expression, cam_param)
+        fields.update(left_hand_pose=lhand_aa, left_hand_pose_rotmat=lhand_rotmat)
         return Prediction(
-            global_orient=aa[:, 0],
-            body_pose=aa[:, 1:22],
-            left_hand_pose=lhand_aa,
-            right_hand_pose=aa[:, 37:52],
-            jaw_pose=aa[:, 52],
-            betas=betas.float(),
-            expression=expression.float(),
-            cam_trans=cam_params_to_trans(cam_param.float()),
-            cam_param=cam_param.float(),
-            global_orient_rotmat=rotmat[:, 0],
-            body_pose_rotmat=rotmat[:, 1:22],
-            left_hand_pose_rotmat=lhand_rotmat,
-            right_hand_pose_rotmat=rotmat[:, 37:52],
-            jaw_pose_rotmat=rotmat[:, 52],
+            **fields,
             pose_6d=pose_6d,
             body_joint_img=body_joint_img,
             hand_joint_img=hand_joint_body,

@@ -16,15 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ehps.errors import InputError
-from ehps.geometry.camera import BODY_INPUT_HW, cam_params_to_trans
+from ehps.geometry.camera import BODY_INPUT_HW
 from ehps.geometry.rotations import rotmat_to_aa
-from ehps.modeling.backbones.vit import ViT
 from ehps.modeling.config import ModelConfig
 from ehps.modeling.decoder import SMPLestXDecoder
 from ehps.modeling.ops import rot6d_to_rotmat_fp32
 from ehps.modeling.prediction import Prediction
-from ehps.modeling.smplerx import check_images
+from ehps.modeling.smplerx import check_images, family_encoder, smplx_fields
 
 __all__ = ["SMPLestX"]
 
@@ -38,18 +36,8 @@ class SMPLestX(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        if config.family != "smplestx":
-            raise InputError(f"SMPLestX needs a 'smplestx' config, got family {config.family!r}")
+        self.encoder = family_encoder(config, "SMPLestX")
         self.config = config
-        self.encoder = ViT(
-            config.embed_dim,
-            config.depth,
-            config.num_heads,
-            config.mlp_hidden,
-            config.num_task_tokens,
-            config.drop_path_rate,
-            stem=config.stem,
-        )
         self.decoder = SMPLestXDecoder(
             config.embed_dim,
             num_tokens=config.num_task_tokens,
@@ -103,22 +91,9 @@ class SMPLestX(nn.Module):
         ).float()
         rotmat = rot6d_to_rotmat_fp32(pose_6d)  # (B, 55, 3, 3)
         aa = rotmat_to_aa(rotmat)
-        cam_param = out["dec_body_cam"].float()
         return Prediction(
-            global_orient=aa[:, 0],
-            body_pose=aa[:, 1:22],
-            left_hand_pose=aa[:, 22:37],
-            right_hand_pose=aa[:, 37:52],
-            jaw_pose=aa[:, 52],
-            betas=out["dec_body_shape"].float(),
-            expression=out["dec_face_expression"].float(),
-            cam_trans=cam_params_to_trans(cam_param),
-            cam_param=cam_param,
-            global_orient_rotmat=rotmat[:, 0],
-            body_pose_rotmat=rotmat[:, 1:22],
-            left_hand_pose_rotmat=rotmat[:, 22:37],
-            right_hand_pose_rotmat=rotmat[:, 37:52],
-            jaw_pose_rotmat=rotmat[:, 52],
+            **smplx_fields(aa, rotmat, out["dec_body_shape"], out["dec_face_expression"],
+                           out["dec_body_cam"]),
             pose_6d=pose_6d[:, :53],
             hand_root_pose=aa[:, 53:55],
             hand_root_rotmat=rotmat[:, 53:55],
