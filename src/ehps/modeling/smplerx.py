@@ -21,6 +21,8 @@ need is returned (it costs nothing extra).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -68,25 +70,38 @@ def check_images(images: torch.Tensor) -> None:
         )
 
 
-def family_encoder(config: ModelConfig, network: str) -> ViT:
-    """The ViT encoder of ``config`` after checking that it is the config of ``network``.
+class ViTNetwork(nn.Module):
+    """What SMPLer-X and SMPLest-X share: the config check, the ViT ``encoder`` and the encoding
+    of the person crops. Subclasses set ``family`` and build their heads after ``__init__``.
 
     Args:
-        config: architecture; its ``family`` must be ``network.lower()``.
-        network: class name of the network being built (``"SMPLerX"`` / ``"SMPLestX"``).
+        config: architecture of family ``family``; see :class:`ModelConfig`.
     """
-    family = network.lower()
-    if config.family != family:
-        raise InputError(f"{network} needs a '{family}' config, got family {config.family!r}")
-    return ViT(
-        config.embed_dim,
-        config.depth,
-        config.num_heads,
-        config.mlp_hidden,
-        config.num_task_tokens,
-        config.drop_path_rate,
-        stem=config.stem,
-    )
+
+    family: ClassVar[str]
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if config.family != self.family:
+            raise InputError(f"{type(self).__name__} needs a '{self.family}' config, got family "
+                             f"{config.family!r}")
+        self.config = config
+        self.encoder = ViT(
+            config.embed_dim,
+            config.depth,
+            config.num_heads,
+            config.mlp_hidden,
+            config.num_task_tokens,
+            config.drop_path_rate,
+            stem=config.stem,
+        )
+
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Check (B, 3, 512, 384) crops in [0, 1], resize them to the body input (nearest) and
+        run the encoder: (feature map, task tokens)."""
+        check_images(images)
+        body_img = F.interpolate(images, size=BODY_INPUT_HW, mode="nearest")
+        return self.encoder(body_img)
 
 
 def smplx_fields(aa: torch.Tensor, rotmat: torch.Tensor, betas: torch.Tensor,
@@ -114,17 +129,17 @@ def smplx_fields(aa: torch.Tensor, rotmat: torch.Tensor, betas: torch.Tensor,
     )
 
 
-class SMPLerX(nn.Module):
+class SMPLerX(ViTNetwork):
     """The SMPLer-X network. Attribute names equal the official checkpoint prefixes.
 
     Args:
         config: architecture (family ``"smplerx"``); see :class:`ModelConfig`.
     """
 
+    family = "smplerx"
+
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.encoder = family_encoder(config, "SMPLerX")
-        self.config = config
+        super().__init__(config)
         c = config.embed_dim
         self.body_position_net = PositionNet(c, NUM_BODY_POS_JOINTS, BODY_HM_DHW)
         self.body_regressor = BodyRegressor(c, NUM_BODY_POS_JOINTS, hidden=config.head_dim)
@@ -165,10 +180,8 @@ class SMPLerX(nn.Module):
             :class:`Prediction` with the common fields plus the SMPLer-X heatmap coordinates
             and boxes (float32).
         """
-        check_images(images)
+        feat, tokens = self.encode(images)
         b = images.shape[0]
-        body_img = F.interpolate(images, size=BODY_INPUT_HW, mode="nearest")
-        feat, tokens = self.encoder(body_img)
         shape_tok, cam_tok, expr_tok, jaw_tok = (
             tokens[:, 0],
             tokens[:, 1],

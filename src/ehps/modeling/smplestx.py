@@ -13,31 +13,29 @@ the hand cameras, face root and face camera heads are computed by the official c
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ehps.geometry.camera import BODY_INPUT_HW
 from ehps.geometry.rotations import rotmat_to_aa
 from ehps.modeling.config import ModelConfig
 from ehps.modeling.decoder import SMPLestXDecoder
 from ehps.modeling.ops import rot6d_to_rotmat_fp32
 from ehps.modeling.prediction import Prediction
-from ehps.modeling.smplerx import check_images, family_encoder, smplx_fields
+from ehps.modeling.smplerx import ViTNetwork, smplx_fields
 
 __all__ = ["SMPLestX"]
 
 
-class SMPLestX(nn.Module):
+class SMPLestX(ViTNetwork):
     """The SMPLest-X network (attribute names = official checkpoint prefixes).
 
     Args:
         config: architecture (family ``"smplestx"``); see :class:`ModelConfig`.
     """
 
+    family = "smplestx"
+
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.encoder = family_encoder(config, "SMPLestX")
-        self.config = config
+        super().__init__(config)
         self.decoder = SMPLestXDecoder(
             config.embed_dim,
             num_tokens=config.num_task_tokens,
@@ -74,10 +72,8 @@ class SMPLestX(nn.Module):
             :class:`Prediction` with the common fields plus ``hand_root_pose`` /
             ``hand_root_rotmat`` (float32).
         """
-        check_images(images)
+        feat, tokens = self.encode(images)
         b = images.shape[0]
-        body_img = F.interpolate(images, size=BODY_INPUT_HW, mode="nearest")
-        feat, tokens = self.encoder(body_img)
         out = self.decoder(tokens, feat)
         pose_6d = torch.cat(
             (

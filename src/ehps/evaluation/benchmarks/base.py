@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ehps.bodymodels.joint_sets import SMPLX_POSE_SHAPES
 from ehps.bodymodels.paths import ENV_VAR, default_body_models_dir, find_smplx_dir
 from ehps.errors import BodyModelError, InputError
 from ehps.evaluation.benchmarks._io import coco_records, crop_box
@@ -48,11 +49,7 @@ PathLike = str | os.PathLike[str]
 
 #: The SMPL-X parameters a prediction (or a GT record) holds, unbatched shapes.
 PARAM_SHAPES: dict[str, tuple[int, ...]] = {
-    "global_orient": (3,),
-    "body_pose": (21, 3),
-    "left_hand_pose": (15, 3),
-    "right_hand_pose": (15, 3),
-    "jaw_pose": (3,),
+    **SMPLX_POSE_SHAPES,
     "betas": (10,),
     "expression": (10,),
     "cam_trans": (3,),
