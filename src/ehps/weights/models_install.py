@@ -32,6 +32,7 @@ from typing import IO
 
 from ehps.bodymodels.paths import default_body_models_dir
 from ehps.errors import EhpsError, InputError
+from ehps.utils.io import PathLike
 from ehps.weights.model_files import FEATURES, MODEL_FILES, ModelFile, match_model_file
 
 __all__ = ["Candidate", "InstallResult", "InstallReport", "scan_inputs", "install_model_files",
@@ -42,7 +43,6 @@ MAX_MEMBER_BYTES = 4 << 30
 _CHUNK = 4 << 20
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 
-PathLike = str | os.PathLike[str]
 
 
 @dataclass

@@ -28,6 +28,7 @@ from ehps.evaluation.benchmarks._io import coco_records, crop_box
 from ehps.evaluation.metrics import nanmean_over_samples
 from ehps.evaluation.regressors import SMPLXTopology, load_h36m_regressor, load_smplx_to_smpl
 from ehps.evaluation.report import EvalReport
+from ehps.utils.io import PathLike
 
 __all__ = [
     "PARAM_SHAPES",
@@ -45,7 +46,6 @@ __all__ = [
     "coco_crop_samples",
 ]
 
-PathLike = str | os.PathLike[str]
 
 #: The SMPL-X parameters a prediction (or a GT record) holds, unbatched shapes.
 PARAM_SHAPES: dict[str, tuple[int, ...]] = {
