@@ -131,6 +131,11 @@ class MediapipeDetector:
         self._hand: HandLandmarker | None = None
         self._face: FaceLandmarker | None = None
 
+    @classmethod
+    def baseline(cls, search: str = "auto", **kwargs: object) -> MediapipeDetector:
+        """The detector as it was before issue 19 (for side-by-side benchmarks)."""
+        return cls(search=search, **kwargs)  # type: ignore[arg-type]
+
     # ------------------------------------------------------------------ lazily built models
 
     @property
