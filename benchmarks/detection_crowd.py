@@ -13,8 +13,11 @@ Part 2: ``vtest.avi``: people per frame on ``--vtest-frames`` frames spread over
 true / false positives on the 8 frames whose pedestrians were counted by eye.
 
 Configurations (``--configs``): ``auto@before``, ``wide@before``, ``dense@before`` (the
-detector before issue 19) and ``auto``, ``wide``, ``dense``, ``full`` (today's). Configurations
-alternate image by image so that load from other processes hits them alike.
+detector before issue 19), ``auto``, ``wide``, ``dense``, ``full`` (today's), and
+``<mode>@<variant>[+<variant>]`` single changes on top of the old search (``VARIANTS``: more tile
+scales, cross-scale circle merging, tiles in "auto" wherever found people do not cover them,
+refined crops, face proposals, a lower tile threshold, duplicate rule). Configurations alternate
+image by image so that load from other processes hits them alike.
 
 Usage::
 
@@ -35,18 +38,44 @@ import numpy as np
 
 DEFAULT_CONFIGS = "auto@before,wide@before,dense@before,auto,dense"
 
+#: Single changes of the person search (``<mode>@<variant>``), on top of the search before issue
+#: 19 (``SearchConfig.baseline()``); keys that are not SearchConfig fields go to the detector.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "tiles248": {"tile_sides": (1 / 2, 1 / 4, 1 / 8)},
+    "tiles2-8": {"tile_sides": (1 / 2, 1 / 3, 1 / 4, 1 / 6, 1 / 8)},
+    "circles": {"merge": "circles"},
+    "uncovered": {"auto_policy": "uncovered"},
+    "refine": {"refine": True},
+    "faces": {"face_sides": (1.0, 1 / 2, 1 / 4)},
+    "score03": {"tile_min_score": 0.3},
+    "dup05": {"duplicate_iou": 0.5},
+}
+
 
 def make_detector(name: str, threads: int) -> Any:
-    """A detector for a configuration name ``<mode>`` or ``<mode>@before``."""
+    """A detector for a configuration name: ``<mode>`` (today's detector), ``<mode>@before``
+    (before issue 19) or ``<mode>@<variant>[+<variant>...]`` (:data:`VARIANTS` on top of the
+    search before issue 19)."""
+    from dataclasses import fields, replace
+
     from ehps.detection import MediapipeDetector
+    from ehps.detection.person_search import SearchConfig
 
     mode, _, when = name.partition("@")
+    common = {"search": mode, "num_threads": threads, "hands": False, "face": False}
     if when == "before":
-        return MediapipeDetector.baseline(search=mode, num_threads=threads, hands=False,
-                                          face=False)
-    if when:
-        raise SystemExit(f"unknown configuration {name!r}")
-    return MediapipeDetector(search=mode, num_threads=threads, hands=False, face=False)
+        return MediapipeDetector.baseline(**common)
+    if not when:
+        return MediapipeDetector(**common)
+    search, detector = {}, {"duplicate_iou": 0.35}
+    names = {f.name for f in fields(SearchConfig)}
+    for part in when.split("+"):
+        if part not in VARIANTS:
+            raise SystemExit(f"unknown variant {part!r} in {name!r}; known: {sorted(VARIANTS)}")
+        for key, value in VARIANTS[part].items():
+            (search if key in names else detector)[key] = value
+    config = replace(SearchConfig.baseline(), **search)
+    return MediapipeDetector(search_config=config, **common, **detector)
 
 
 def _fmt(values: np.ndarray) -> str:
@@ -153,7 +182,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="12 scenes, 8 vtest frames")
     ap.add_argument("--cache", default=str(Path.home() / ".cache" / "ehps" / "bench_crowd"),
                     help="where rendered scenes are kept ('' = nowhere)")
-    ap.add_argument("--data", type=Path, default=here.parent.parent / "shared" / "data")
+    ap.add_argument("--data", type=Path, default=None,
+                    help="the shared real data (default: shared/data beside the repository)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--skip-vtest", action="store_true")
     ap.add_argument("--json", default=None)
@@ -161,6 +191,10 @@ def main() -> None:
     if args.quick:
         args.scenes, args.vtest_frames = 12, 8
     args.cache = args.cache or None
+    if args.data is None:
+        from ehps.detection.synthetic_crowd import shared_data_dir
+
+        args.data = shared_data_dir() or here.parent.parent / "shared" / "data"
     names = args.configs.split(",")
     detectors = {n: make_detector(n, args.threads) for n in names}
     result = {"crowd": crowd(args, names, detectors)}

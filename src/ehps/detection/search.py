@@ -56,19 +56,25 @@ def tile_grid(height: int, width: int, side: float, overlap: float = 0.5) -> lis
     return [Roi(float(x), float(y), side, side) for y in centres(height) for x in centres(width)]
 
 
-def tile_windows(height: int, width: int) -> list[Roi]:
-    """The zoomed-in windows of ``"dense"``: tiles of 1/2 and 1/4 of the long side."""
+def tile_windows(height: int, width: int, sides: tuple[float, ...] = (0.5, 0.25),
+                 overlap: float = 0.5) -> list[Roi]:
+    """The zoomed-in windows of ``"dense"``: tiles of ``sides`` (fractions of the long side;
+    default 1/2 and 1/4), neighbours overlapping by ``overlap`` of their side."""
     long_side = float(max(height, width))
-    return (tile_grid(height, width, long_side / 2.0, overlap=0.5)
-            + tile_grid(height, width, long_side / 4.0, overlap=0.5))
+    out: list[Roi] = []
+    for frac in sides:
+        out += tile_grid(height, width, long_side * frac, overlap=overlap)
+    return out
 
 
-def search_windows(height: int, width: int, mode: str = "wide") -> list[Roi]:
+def search_windows(height: int, width: int, mode: str = "wide",
+                   sides: tuple[float, ...] = (0.5, 0.25), overlap: float = 0.5) -> list[Roi]:
     """Detector windows (image pixels) for an image of ``height`` x ``width``.
 
     Args:
         height, width: image size in pixels.
         mode: one of :data:`SEARCH_MODES`; ``"auto"`` gives its first pass (``"wide"``).
+        sides, overlap: the tiles of ``"dense"`` (:func:`tile_windows`).
     """
     if mode not in SEARCH_MODES:
         raise ValueError(f"search mode must be one of {SEARCH_MODES}, got {mode!r}")
@@ -82,7 +88,7 @@ def search_windows(height: int, width: int, mode: str = "wide") -> list[Roi]:
         else:
             windows.append(Roi(width / 2.0, height / 2.0 + d, long_side, long_side))
     if mode == "dense":
-        windows += tile_windows(height, width)
+        windows += tile_windows(height, width, sides, overlap)
     return windows
 
 

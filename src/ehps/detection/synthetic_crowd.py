@@ -34,6 +34,7 @@ __all__ = [
     "CrowdScene",
     "Background",
     "crowd_backgrounds",
+    "shared_data_dir",
     "make_crowd_scene",
     "save_scene",
     "load_scene",
@@ -52,7 +53,6 @@ _POSE_MIX: tuple[tuple[str, float], ...] = (
 )  # fmt: skip
 _SIZES: tuple[tuple[int, int], ...] = ((480, 640), (576, 768))
 _ASSETS = Path(__file__).resolve().parents[1] / "assets"
-_SHARED_DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 #: Real people in the bundled basketball frames (640x480, xywh), counted by eye.
 _BASKETBALL_PEOPLE = ((28.0, 75.0, 140.0, 405.0), (428.0, 18.0, 212.0, 462.0))
 
@@ -119,14 +119,31 @@ def _vtest_median(path: Path, frames: int = 48) -> np.ndarray | None:
     return np.ascontiguousarray(np.median(np.stack(stack), axis=0).astype(np.uint8))
 
 
+def shared_data_dir() -> Path | None:
+    """The project's shared real data (``shared/data`` beside the repository or one of its
+    parents, as in a checkout next to ``../shared``), or ``$EHPS_SHARED_DATA``; ``None`` when
+    there is none."""
+    import os
+
+    env = os.environ.get("EHPS_SHARED_DATA")
+    if env:
+        return Path(env)
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
 @functools.lru_cache(maxsize=2)
 def crowd_backgrounds(data_dir: str | None = None) -> tuple[Background, ...]:
     """The background photos: the vtest median and the basketball frames (from ``data_dir``,
-    default the project's shared data, else the bundled assets) and scikit-image's photos and
+    default :func:`shared_data_dir`, else the bundled assets) and scikit-image's photos and
     textures when it is installed."""
     from ehps.detection.image import load_image
 
-    data = Path(data_dir) if data_dir is not None else _SHARED_DATA
+    shared = shared_data_dir()
+    data = Path(data_dir) if data_dir is not None else (shared or _ASSETS)
     out: list[Background] = []
     none = np.zeros((0, 4), np.float32)
     video = data / "vtest.avi"
