@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+
 def _shared_data() -> Path:
     from ehps.detection.synthetic_crowd import shared_data_dir
 

@@ -208,8 +208,9 @@ class FitConfig:
             "+world_x0.5": replace(base, world_weight=0.5),
             "+world_p1": replace(base, world_conf_power=1.0),
             "+world_out": replace(base, world_outside_weight=0.3),
-            "+upright": replace(base, upright_weight=1.0),
-            "+upright_hi": replace(base, upright_weight=4.0),
+            "+upright": replace(base, upright_weight=4.0),
+            "+upright16": replace(base, upright_weight=16.0),
+            "+upright16_f05": replace(base, upright_weight=16.0, upright_floor=0.05),
             "+starts": replace(base, starts=("world", "upright", "rest")),
             "+flip": replace(base, starts=("world", "flip")),
         }
