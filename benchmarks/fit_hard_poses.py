@@ -72,6 +72,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2 images per kind, 4 ordinary")
     ap.add_argument("--json", default=None)
     ap.add_argument("--save-images", default=None, help="overlay + side view per image/config")
+    ap.add_argument("--per-sample", action="store_true", help="print every image's errors")
+    ap.add_argument("--oracle", choices=("all", "2d", "world"), default=None,
+                    help="replace the detected landmarks by exact ones (the model's own points): "
+                         "'all' (the fitter's ceiling), only the '2d' points, or only the "
+                         "'world' landmarks")
     args = ap.parse_args()
     if args.quick:
         args.per_kind, args.ordinary = 2, 4
@@ -81,7 +86,7 @@ def main() -> None:
     from ehps.bodymodels.anny import load_anny
     from ehps.detection import MediapipeDetector
     from ehps.fitting.fitter import fit_people
-    from ehps.fitting.hard_pose_eval import pose_errors
+    from ehps.fitting.hard_pose_eval import exact_landmarks, landmark_error, pose_errors
 
     torch.set_num_threads(1)
     known = configs()
@@ -99,8 +104,21 @@ def main() -> None:
     for s, people in zip(samples, detections):
         match = _match(people, s)
         h, w = s.image.shape[:2]
+        exact = exact_landmarks(body_model, s)
+        lm_err = float("nan") if match is None else landmark_error(people[match], exact)
+        if args.oracle == "all" or (args.oracle and match is None):
+            people, match = [exact], 0
+        elif args.oracle:
+            import dataclasses
+
+            mixed = dataclasses.replace(people[match])
+            if args.oracle == "2d":
+                mixed.body_2d, mixed.body_conf = exact.body_2d, exact.body_conf
+            else:
+                mixed.body_world = exact.body_world
+            people, match = [mixed], 0
         for name in names:  # configurations alternate per image: load hits them alike
-            row: dict[str, Any] = {"index": s.index, "kind": s.kind}
+            row: dict[str, Any] = {"index": s.index, "kind": s.kind, "landmark_err": lm_err}
             if match is None:
                 row["failed"] = True
             else:
@@ -108,9 +126,17 @@ def main() -> None:
                 est = fit_people((h, w), [people[match]], body_model, s.intrinsics, known[name])
                 row["seconds"] = time.perf_counter() - t1
                 row.update(pose_errors(est[0].joints_cam[:55], s.joints_cam))
+                row["start"] = est[0].extras.get("fit_start")
                 if args.save_images:
                     _save(Path(args.save_images), s, est, body_model.faces.numpy(), name)
             rows[name].append(row)
+    if args.per_sample:
+        for i in range(len(samples)):
+            line = " ".join(f"{n}: PA {r['pa_mpjpe_mm']:5.1f} tilt {r['tilt_deg']:4.1f}"
+                            if not r.get("failed") else f"{n}: not found"
+                            for n in names for r in [rows[n][i]])
+            r0 = rows[names[0]][i]
+            print(f"{r0['index']:3d} {r0['kind']:15s} landmarks {r0['landmark_err']:5.1f}%  {line}")
     _report(rows, names)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -11,6 +11,11 @@ background photo, is neither; any other detection is a false positive (duplicate
 
 Bins: a true person falls in the bin of its height (amodal box long side); a true positive in
 its person's bin; a false positive in the bin of its own box's longer side.
+
+Besides the recall over every counted person (at least half visible), the recall over people at
+least :data:`REASONABLE_VISIBLE` visible is reported too: the "reasonable" subset of the
+pedestrian-detection benchmarks (Caltech, CityPersons), for comparison with figures quoted that
+way.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ __all__ = [
     "HEIGHT_BINS", "height_bin", "ImageMatch", "CrowdScore", "match_scene", "score_detections",
 ]
 
+#: Visible fraction of the "reasonable" subset.
+REASONABLE_VISIBLE: float = 0.65
 #: Person-height bins (pixels): [lo, hi).
 HEIGHT_BINS: tuple[tuple[float, float], ...] = ((40.0, 80.0), (80.0, 160.0), (160.0, math.inf))
 
@@ -115,6 +122,10 @@ class CrowdScore:
     tp: np.ndarray = field(default_factory=lambda: np.zeros(len(HEIGHT_BINS), np.int64))
     fp: np.ndarray = field(default_factory=lambda: np.zeros(len(HEIGHT_BINS), np.int64))
     seconds: list[float] = field(default_factory=list)
+    people_reasonable: np.ndarray = field(
+        default_factory=lambda: np.zeros(len(HEIGHT_BINS), np.int64))
+    found_reasonable: np.ndarray = field(
+        default_factory=lambda: np.zeros(len(HEIGHT_BINS), np.int64))
 
     def add(self, boxes_xywh: np.ndarray, scores: np.ndarray, scene: CrowdScene,
             seconds: float | None = None) -> ImageMatch:
@@ -126,6 +137,9 @@ class CrowdScore:
                 continue
             self.people[b] += 1
             self.found[b] += int(found)
+            if p.visible_fraction >= REASONABLE_VISIBLE:
+                self.people_reasonable[b] += 1
+                self.found_reasonable[b] += int(found)
         boxes = np.asarray(boxes_xywh, np.float64).reshape(-1, 4)
         for d, (st, j) in enumerate(zip(m.detection_status, m.detection_person)):
             if st == "tp":
@@ -148,12 +162,18 @@ class CrowdScore:
         return np.where(n > 0, self.tp / np.maximum(n, 1), np.nan)
 
     def overall(self) -> dict[str, float]:
-        """Recall for people >= 80 px, recall for 40-80 px, overall precision, mean seconds."""
+        """Recall for people >= 80 px and 40-80 px (all counted people, and the "reasonable"
+        subset), overall precision, false positives, mean seconds."""
         big = self.people[1:].sum()
         n = (self.tp + self.fp).sum()
+        big_r, small_r = self.people_reasonable[1:].sum(), self.people_reasonable[0]
         return {
             "recall_80plus": float(self.found[1:].sum() / big) if big else math.nan,
             "recall_40_80": float(self.found[0] / self.people[0]) if self.people[0] else math.nan,
+            "recall_80plus_reasonable": (float(self.found_reasonable[1:].sum() / big_r)
+                                         if big_r else math.nan),
+            "recall_40_80_reasonable": (float(self.found_reasonable[0] / small_r)
+                                        if small_r else math.nan),
             "precision": float(self.tp.sum() / n) if n else math.nan,
             "false_positives": float(self.fp.sum()),
             "seconds_per_image": float(np.mean(self.seconds)) if self.seconds else math.nan,

@@ -41,6 +41,7 @@ from ehps.detection.landmarks import PoseResult
 from ehps.detection.people import (
     body_size,
     circle_in_window,
+    mask_coverage,
     person_box,
     roi_from_pose,
     same_person,
@@ -81,6 +82,12 @@ class SearchConfig:
         face_sides: window sizes (fractions of the long side; 1.0 = the whole image) of the
             face proposals; empty = no face proposals.
         face_min_score: face-detector score threshold.
+        tile_border: tiles reach this fraction of their side beyond the image (zero-padded),
+            so that people cut by the border fit in a tile.
+        contained: a candidate whose box lies by this fraction inside the silhouette of a
+            person at least ``contained_ratio`` times its size is a part of that person (a
+            hand, a foot, a head seen by a small tile), not a person; 0 keeps everyone.
+        contained_ratio: see ``contained``.
     """
 
     tile_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
@@ -94,6 +101,9 @@ class SearchConfig:
     refine: bool = False
     face_sides: tuple[float, ...] = ()
     face_min_score: float = 0.6
+    tile_border: float = 0.0
+    contained: float = 0.0
+    contained_ratio: float = 2.0
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
@@ -110,7 +120,8 @@ class SearchConfig:
     def baseline(cls) -> SearchConfig:
         """The person search before issue 19 (for side-by-side benchmarks)."""
         return cls(tile_sides=(1.0 / 2.0, 1.0 / 4.0), tile_overlap=0.5, tile_min_score=0.5,
-                   auto_policy="large_person", merge="weighted", refine=False, face_sides=())
+                   auto_policy="large_person", merge="weighted", refine=False, face_sides=(),
+                   tile_border=0.0, contained=0.0)
 
 
 def merge_circles(keypoints: np.ndarray, scores: np.ndarray, distance: float, scale: float
@@ -280,9 +291,10 @@ class PersonSearch:
         cfg = self.search_config
         first = self.search if self.search != "auto" else "wide"
         people = self._landmark_candidates(pyramid, self._detect_in(
-            pyramid, search_windows(h, w, first, cfg.tile_sides, cfg.tile_overlap)))
+            pyramid, search_windows(h, w, first, cfg.tile_sides, cfg.tile_overlap,
+                                    cfg.tile_border)))
         if self.search == "auto":
-            tiles = tile_windows(h, w, cfg.tile_sides, cfg.tile_overlap)
+            tiles = tile_windows(h, w, cfg.tile_sides, cfg.tile_overlap, cfg.tile_border)
             if cfg.auto_policy == "large_person":
                 large = AUTO_LARGE_PERSON * max(h, w)
                 if any(body_size(p.pose.points[:, :2]) >= large for p in people):
@@ -295,7 +307,24 @@ class PersonSearch:
                                                     known=people)
         if cfg.face_sides:
             people += self._face_candidates(pyramid, people)
-        return self._deduplicate(people)
+        people = self._deduplicate(people)
+        if cfg.contained > 0:
+            people = self._drop_parts(people, h, w)
+        return people
+
+    def _drop_parts(self, people: list[Candidate], h: int, w: int) -> list[Candidate]:
+        """Candidates that lie inside a much bigger person's silhouette are parts of it."""
+        cfg = self.search_config
+        boxes = [person_box(p.pose, [], h, w) for p in people]
+        sizes = [body_size(p.pose.points[:, :2]) for p in people]
+        kept = []
+        for i, p in enumerate(people):
+            part = any(sizes[j] >= cfg.contained_ratio * sizes[i]
+                       and mask_coverage(people[j].pose, boxes[i]) >= cfg.contained
+                       for j in range(len(people)) if j != i)
+            if not part:
+                kept.append(p)
+        return kept
 
     def _face_candidates(self, pyramid: ImagePyramid, people: list[Candidate]) -> list[Candidate]:
         """People found from faces that nobody found so far explains (module docstring)."""
@@ -305,7 +334,8 @@ class PersonSearch:
         windows: list[Roi] = []
         for frac in cfg.face_sides:
             windows += ([Roi(w / 2.0, h / 2.0, float(w), float(h))] if frac >= 1.0
-                        else tile_grid(h, w, frac * long_side, cfg.tile_overlap))
+                        else tile_grid(h, w, frac * long_side, cfg.tile_overlap,
+                                       cfg.tile_border))
         if self.search == "auto" and cfg.auto_policy == "uncovered":
             windows = uncovered_windows(windows, [person_box(p.pose, [], h, w) for p in people],
                                         h, w, cfg.auto_cover)

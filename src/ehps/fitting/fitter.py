@@ -25,6 +25,7 @@ torso, the head and the other leg.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -37,7 +38,7 @@ from ehps.detection.base import PersonLandmarks
 from ehps.fitting.adapters import BodyAdapter, make_adapter
 from ehps.fitting.camera_init import ray_rotation
 from ehps.fitting.landmarks import PARTS, LandmarkMap, detected_targets, landmark_maps
-from ehps.fitting.objective import FitTargets, LossWeights, Objective, project
+from ehps.fitting.objective import LIMB_SEGMENTS, FitTargets, LossWeights, Objective, project
 from ehps.fitting.optimizer import Packer, Stage, batched_lbfgs
 from ehps.fitting.skeleton import SkeletonSurrogate
 from ehps.fitting.starts import START_KINDS, best_rows, candidate_starts, closed_form_start
@@ -142,6 +143,9 @@ class FitConfig:
             :class:`~ehps.fitting.objective.LossWeights`), in every stage.
         upright_floor: share of the upright prior for a person whose lower body is fully seen
             (a person whose hips, knees and ankles are unseen gets the full weight).
+        world_consistency: lower the weight of a world-landmark limb direction whose image-plane
+            part contradicts the 2D points (the cosine between the two directions falls from 1
+            at 30 degrees to 0 at 75 degrees; limbs pointing at the camera are not judged).
         starts: the start variants (:data:`~ehps.fitting.starts.START_KINDS`); with more than
             one, every person is fitted from each through ``select_after`` and keeps the start
             with the lowest loss.
@@ -165,6 +169,7 @@ class FitConfig:
     world_outside_weight: float = 1.0
     upright_weight: float = 0.0
     upright_floor: float = 0.2
+    world_consistency: bool = False
     starts: tuple[str, ...] = ("world",)
     select_after: str = "body"
 
@@ -204,13 +209,20 @@ class FitConfig:
             "+mixture": replace(base, pose_prior="mixture"),
             "+mixture_lo": replace(base, pose_prior="mixture", mixture_weight=0.002),
             "+mixture_hi": replace(base, pose_prior="mixture", mixture_weight=0.012),
+            "+mixture_05": replace(base, pose_prior="mixture", mixture_weight=0.05),
+            "+mixture_20": replace(base, pose_prior="mixture", mixture_weight=0.2),
+            "+mixture_50": replace(base, pose_prior="mixture", mixture_weight=0.5),
+            "+mixture_100": replace(base, pose_prior="mixture", mixture_weight=1.0),
             "+world_x2": replace(base, world_weight=2.0),
             "+world_x0.5": replace(base, world_weight=0.5),
             "+world_p1": replace(base, world_conf_power=1.0),
             "+world_out": replace(base, world_outside_weight=0.3),
+            "+world_consist": replace(base, world_consistency=True),
             "+upright": replace(base, upright_weight=4.0),
             "+upright16": replace(base, upright_weight=16.0),
             "+upright16_f05": replace(base, upright_weight=16.0, upright_floor=0.05),
+            "+upright4_f0": replace(base, upright_weight=4.0, upright_floor=0.0),
+            "+upright16_f0": replace(base, upright_weight=16.0, upright_floor=0.0),
             "+starts": replace(base, starts=("world", "upright", "rest")),
             "+flip": replace(base, starts=("world", "flip")),
         }
@@ -282,10 +294,13 @@ def build_targets(
     seen = inside[:, lower] & (torch.as_tensor(np.stack([p.body_conf for p in people]),
                                                dtype=dt)[:, lower] >= 0.5)
     lower_body_unseen = 1.0 - seen.to(dt).mean(1)
+    segment_weight = None
     hip_px = 0.5 * (body2d[:, 23] + body2d[:, 24])
     if config.ray_correction:
         rot = ray_rotation(hip_px, focal, princpt)
         world = world @ rot.transpose(1, 2)
+    if config.world_consistency:
+        segment_weight = _segment_consistency(body2d, world)
     return FitTargets(
         points={p: torch.as_tensor(np.stack(pts_b[p]), dtype=dt) for p in PARTS},
         conf={p: torch.as_tensor(np.stack(conf_b[p]), dtype=dt) for p in PARTS},
@@ -296,7 +311,25 @@ def build_targets(
         focal=focal,
         princpt=princpt,
         lower_body_unseen=lower_body_unseen,
+        segment_weight=segment_weight,
     )
+
+
+def _segment_consistency(body2d: torch.Tensor, world: torch.Tensor, judge: float = 0.5,
+                         cos_hi: float = math.cos(math.radians(30.0)),
+                         cos_lo: float = math.cos(math.radians(75.0))) -> torch.Tensor:
+    """(B, S) agreement of each limb segment's world direction with its 2D direction: 1 when
+    the image-plane part of the world direction is within 30 degrees of the 2D one, falling to 0
+    at 75 degrees; 1 for segments whose world direction is mostly along the viewing axis (its
+    image-plane part below ``judge`` of its length), where 2D directions say little."""
+    seg = torch.as_tensor(LIMB_SEGMENTS)
+    d2 = body2d[:, seg[:, 1]] - body2d[:, seg[:, 0]]
+    dw = world[:, seg[:, 1]] - world[:, seg[:, 0]]
+    planar = dw[..., :2].norm(dim=-1)
+    cos = (d2 * dw[..., :2]).sum(-1) / (d2.norm(dim=-1) * planar).clamp_min(1e-9)
+    agree = ((cos - cos_lo) / (cos_hi - cos_lo)).clamp(0.0, 1.0)
+    judged = planar > judge * dw.norm(dim=-1)
+    return torch.where(judged, agree, torch.ones_like(agree))
 
 
 def initialise(adapter: BodyAdapter, objective: Objective, v: dict[str, torch.Tensor],

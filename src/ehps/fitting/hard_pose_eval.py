@@ -36,6 +36,8 @@ __all__ = [
     "hard_pose_samples",
     "pose_errors",
     "match_person",
+    "exact_landmarks",
+    "landmark_error",
     "summarise",
 ]
 
@@ -190,6 +192,42 @@ def match_person(boxes_xywh: Sequence[np.ndarray], sample: HardPoseSample,
         if iou >= best_iou:
             best, best_iou = i, iou
     return best
+
+
+def exact_landmarks(body_model: Any, sample: HardPoseSample) -> Any:
+    """The landmarks a perfect body detector would give for the sample (a diagnostic: fitting
+    them separates the fitter's errors from the detector's): the model's own 33 body points
+    projected, with confidence 1 where they fall inside the image (0.3 outside, as a detector's
+    extrapolated points), and its hip-centred 3D points seen from the person's viewing ray as the
+    world landmarks; no hands or face."""
+    from ehps.detection.base import PersonLandmarks
+    from ehps.fitting.camera_init import ray_rotation
+    from ehps.fitting.landmarks import landmark_maps, model_keypoints
+
+    k = sample.intrinsics
+    f, c = torch.tensor(k.focal), torch.tensor(k.princpt)
+    with torch.no_grad():
+        out = body_model(**sample.params)
+        body = model_keypoints(body_model, out, landmark_maps(body_model))["body"][0]
+    uv = (body[:, :2] / body[:, 2:] * f + c).numpy()
+    world = (body - 0.5 * (body[23] + body[24])).numpy()
+    hip = torch.from_numpy(0.5 * (uv[23] + uv[24]))[None]
+    world = world @ ray_rotation(hip, f, c)[0].numpy()
+    h, w = sample.image.shape[:2]
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] <= w) & (uv[:, 1] >= 0) & (uv[:, 1] <= h)
+    lo, hi = np.clip(uv.min(0), 0, [w, h]), np.clip(uv.max(0), 0, [w, h])
+    return PersonLandmarks(bbox_xywh=np.r_[lo, hi - lo], score=1.0, body_2d=uv,
+                           body_conf=np.where(inside, 1.0, 0.3), body_world=world)
+
+
+def landmark_error(detected: Any, exact: Any) -> float:
+    """Median distance between detected and exact body landmarks (confident, inside-image
+    points), as a percentage of the exact landmarks' box height."""
+    sel = (exact.body_conf >= 1.0) & (detected.body_conf >= 0.5)
+    if not sel.any():
+        return float("nan")
+    d = np.linalg.norm(detected.body_2d[sel] - exact.body_2d[sel], axis=1)
+    return float(np.median(d) / max(float(exact.bbox_xywh[3]), 1.0) * 100.0)
 
 
 def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, float]:

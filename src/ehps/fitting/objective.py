@@ -78,6 +78,9 @@ class FitTargets:
             the reported reprojection errors are measured on (independent of fit weighting).
         lower_body_unseen: (B,) fraction of the hips, knees and ankles that are outside the image
             or not confidently seen, in [0, 1] (scales the upright prior); ``None``: 0.
+        segment_weight: (B, S) factor per limb segment of :data:`LIMB_SEGMENTS` on the
+            world-landmark direction term (e.g. lowered where the world landmarks contradict
+            the 2D points); ``None``: 1.
     """
 
     points: dict[str, torch.Tensor]
@@ -89,6 +92,7 @@ class FitTargets:
     princpt: torch.Tensor
     report_conf: dict[str, np.ndarray] = field(default_factory=dict)
     lower_body_unseen: torch.Tensor | None = None
+    segment_weight: torch.Tensor | None = None
 
     def take(self, index: torch.Tensor) -> FitTargets:
         """The targets of people ``index`` (R,) (repeats allowed), e.g. one row per start."""
@@ -105,6 +109,7 @@ class FitTargets:
             report_conf={p: a[np_idx] for p, a in self.report_conf.items()},
             lower_body_unseen=(None if self.lower_body_unseen is None
                                else self.lower_body_unseen[idx]),
+            segment_weight=None if self.segment_weight is None else self.segment_weight[idx],
         )
 
 
@@ -262,6 +267,8 @@ class Objective:
         # occluded or out-of-frame points have guessed world positions: trust them little
         c = torch.minimum(t.world_conf[:, self.seg_a], t.world_conf[:, self.seg_b])
         w = c.square() if power == 2.0 else c.clamp_min(0.0).pow(power)
+        if t.segment_weight is not None:
+            w = w * t.segment_weight
         return (w * (1.0 - cos)).sum(1) / w.sum(1).clamp_min(0.5)
 
     def _upright(self, joints: torch.Tensor, floor: float) -> torch.Tensor:
