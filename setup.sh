@@ -2,7 +2,11 @@
 # Create (or update) the ehps virtual environment in ./.venv and install ehps into it.
 #
 #   ./setup.sh          runtime: ehps with the embedded defaults (Anny + mediapipe 0.10.21), video, export
-#   ./setup.sh --dev    the same plus the test tools (pytest, ruff, the smplx reference)
+#   ./setup.sh --dev    the same plus the test tools (pytest, ruff, the smplx reference, playwright)
+#
+# With npm on the PATH, the web page's three.js (and, with --dev, gltf-validator) come from the npm
+# registry: `npm ci` in web/ (versions pinned by web/package-lock.json), then the page's files are
+# copied into src/ehps/serve/static/vendor (git-ignored). Without npm, `ehps serve` says so.
 #
 # Environment: PYTHON (interpreter to create the venv with, default python3),
 #              EHPS_VENV (venv path, default ./.venv).
@@ -65,5 +69,19 @@ fi
 # 3. ehps itself (editable, so the checkout is what runs).
 log "installing ehps[$extras]"
 quiet_pip install -q -e "$here[$extras]"
+
+# 4. The web page's JavaScript (`ehps serve`): from the npm registry, served by ehps itself.
+if command -v npm >/dev/null 2>&1; then
+  npm_flags=(--no-audit --no-fund --loglevel=error)
+  [ "$extras" = "dev" ] || npm_flags+=(--omit=dev)
+  if (cd "$here/web" && npm ci "${npm_flags[@]}" >&2); then
+    "$venv/bin/python" -m ehps.serve.assets "$here/web/node_modules" >&2
+  else
+    log "npm ci in web/ failed: 'ehps serve' will have no page until it works"
+  fi
+else
+  log "npm not found: 'ehps serve' needs it once for its page (three.js); install Node.js + npm" \
+      "and re-run ./setup.sh"
+fi
 
 log "done: $("$venv/bin/ehps" --version)"

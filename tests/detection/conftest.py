@@ -19,7 +19,7 @@ SHARED_DATA = _shared_data()
 
 
 def _rgb(path: Path) -> np.ndarray:
-    from ehps.detection.image import load_image
+    from ehps.io.image import load_image
 
     return load_image(path)
 

@@ -140,7 +140,7 @@ def crowd_backgrounds(data_dir: str | None = None) -> tuple[Background, ...]:
     """The background photos: the vtest median and the basketball frames (from ``data_dir``,
     default :func:`shared_data_dir`, else the bundled assets) and scikit-image's photos and
     textures when it is installed."""
-    from ehps.detection.image import load_image
+    from ehps.io.image import load_image
 
     shared = shared_data_dir()
     data = Path(data_dir) if data_dir is not None else (shared or _ASSETS)

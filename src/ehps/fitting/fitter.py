@@ -347,6 +347,7 @@ def fit_people(
     config: FitConfig | None = None,
     timings: dict[str, float] | None = None,
     initial: Sequence[dict[str, Any] | None] | None = None,
+    meshes: bool = True,
 ) -> list[PersonEstimate]:
     """Fit a body model to every person's landmarks (one batched optimisation).
 
@@ -362,6 +363,9 @@ def fit_people(
             (e.g. the previous video frame's ``extras["fit_variables"]`` of the same person;
             any subset of the fit variables, the rest start from the defaults), or ``None``
             for the closed-form starts.
+        meshes: run the full body model on the result (``vertices_cam``, ``joints_cam``,
+            ``joints_img``); ``False`` leaves them empty for a caller that poses the parameters
+            itself (the inference pipeline's pose stage), so the body model runs once.
 
     Returns:
         One :class:`PersonEstimate` per input person, in input order. Its ``params`` follow
@@ -380,7 +384,7 @@ def fit_people(
         raise ValueError(f"{len(initial)} initial solutions for {len(landmarks)} people")
     timings = timings if timings is not None else {}
     with _threads(config.num_threads):
-        return _fit(h, w, landmarks, body_model, intrinsics, config, timings, initial)
+        return _fit(h, w, landmarks, body_model, intrinsics, config, timings, initial, meshes)
 
 
 @contextlib.contextmanager
@@ -437,7 +441,8 @@ def _run_stages(stages: Sequence[Stage], x: torch.Tensor, packer: Packer, adapte
 
 def _fit(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: Any,
          intrinsics: Intrinsics, config: FitConfig, timings: dict[str, float],
-         initial: Sequence[dict[str, Any] | None] | None = None) -> list[PersonEstimate]:
+         initial: Sequence[dict[str, Any] | None] | None = None,
+         meshes: bool = True) -> list[PersonEstimate]:
     t0 = time.perf_counter()
     b = len(landmarks)
     adapter = make_adapter(body_model)
@@ -477,7 +482,7 @@ def _fit(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: Any,
         last = config.stages[-1].weights if config.stages else LossWeights()
         loss, terms = objective(v, config.stage_weights(last))
         kp = objective.keypoints(adapter.forward(v))
-        output = adapter.forward(v, full=True)
+        output = adapter.forward(v, full=True) if meshes else None
     estimates = _export(adapter, v, output, kp, targets, landmarks, intrinsics, loss, terms)
     for i, est in enumerate(estimates):
         est.extras["fit_start"] = start_kind[i]
@@ -516,11 +521,16 @@ def _export(
     terms: dict[str, torch.Tensor],
 ) -> list[PersonEstimate]:
     params = adapter.export_params(v)
-    verts = output.vertices.detach().cpu().numpy().astype(np.float32)
-    joints = output.joints.detach().cpu().numpy().astype(np.float32)
-    focal = torch.tensor(intrinsics.focal, dtype=output.joints.dtype)
-    princpt = torch.tensor(intrinsics.princpt, dtype=output.joints.dtype)
-    joints_img = project(output.joints, focal, princpt).cpu().numpy().astype(np.float32)
+    n = len(people)
+    if output is None:  # meshes left to the caller
+        verts, joints = np.zeros((n, 0, 3), np.float32), np.zeros((n, 0, 3), np.float32)
+        joints_img = np.zeros((n, 0, 2), np.float32)
+    else:
+        verts = output.vertices.detach().cpu().numpy().astype(np.float32)
+        joints = output.joints.detach().cpu().numpy().astype(np.float32)
+        focal = torch.tensor(intrinsics.focal, dtype=output.joints.dtype)
+        princpt = torch.tensor(intrinsics.princpt, dtype=output.joints.dtype)
+        joints_img = project(output.joints, focal, princpt).cpu().numpy().astype(np.float32)
     kp2d = {p: project(k, targets.focal, targets.princpt).cpu().numpy() for p, k in kp.items()}
     out = []
     for i, person in enumerate(people):
