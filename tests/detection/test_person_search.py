@@ -110,3 +110,38 @@ def test_full_range_face_detector_on_the_astronaut(astronaut):
     right_eye, left_eye = faces.keypoints[0, 0], faces.keypoints[0, 1]
     assert right_eye[0] < left_eye[0]  # the person's right eye on the image's left
     assert np.hypot(*(right_eye - [205, 105])) < 12 and np.hypot(*(left_eye - [248, 107])) < 12
+
+
+@pytest.mark.embedded
+def test_auto_finds_a_small_person_beside_a_large_one(astronaut, basketball1):
+    """Issue 19: ``auto`` must not skip small people because one large person is present. A
+    player of basketball1 (his box there, found by hand: x 29-190, y 73-480), scaled to 110 px
+    tall, stands to the right of the astronaut, who fills most of the frame: the search before
+    issue 19 stops after the large person; today's looks in the tiles she does not cover."""
+    pytest.importorskip("ai_edge_litert")
+    import cv2
+
+    from ehps.detection import MediapipeDetector
+
+    crop = basketball1[63:480, 19:200]
+    s = 110 / crop.shape[0]
+    small = cv2.resize(crop, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+    image = astronaut.copy()
+    h, w = small.shape[:2]
+    y0, x0 = 380 - h // 2, 440
+    image[y0:y0 + h, x0:x0 + w] = small
+    truth = np.array([x0, y0, w, h], np.float32)
+
+    def found(detector) -> list[np.ndarray]:
+        return [p.bbox_xywh for p in detector(image)]
+
+    def overlaps(box: np.ndarray) -> bool:
+        lo = np.maximum(box[:2], truth[:2])
+        hi = np.minimum(box[:2] + box[2:], truth[:2] + truth[2:])
+        inter = float(np.prod(np.clip(hi - lo, 0, None)))
+        return inter / float(box[2] * box[3] + truth[2] * truth[3] - inter) > 0.5
+
+    before = found(MediapipeDetector.baseline(hands=False, face=False))
+    today = found(MediapipeDetector(hands=False, face=False))
+    assert len(before) == 1 and not any(overlaps(b) for b in before)  # only the astronaut
+    assert len(today) == 2 and sum(overlaps(b) for b in today) == 1

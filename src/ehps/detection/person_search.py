@@ -7,9 +7,10 @@ baseline` reproduces the search before issue 19):
 
 1. **Pose proposals**: the BlazePose detector on the windows of the search mode
    (:func:`ehps.detection.search.search_windows`): the whole image, two zero-padded squares, and
-   square tiles of :attr:`SearchConfig.tile_sides` of the image's long side. A tile's detection
-   counts only if its full-body circle fits in the tile. In ``"auto"`` mode a tile is skipped
-   when the people found so far already cover most of it.
+   square tiles of :attr:`SearchConfig.tile_sides` of the image's long side (``"dense"`` adds
+   :attr:`SearchConfig.dense_sides`). A tile's detection counts only if its full-body circle
+   fits in the tile. In ``"auto"`` mode a tile is skipped when the people found so far already
+   cover most of it (one large person does not stop the search for small ones).
 2. **Cross-scale merge** (``merge="circles"``): the same person seen in several windows gives
    detections whose full-body circles (hip centre, radius) agree; two detections are merged only
    when their centres are within :attr:`SearchConfig.merge_distance` of the smaller radius *and*
@@ -68,6 +69,9 @@ class SearchConfig:
 
     Attributes:
         tile_sides: tile sizes as fractions of the image's long side.
+        dense_sides: further tile sizes (fractions of the long side) that only ``"dense"`` adds
+            (people 40-80 px tall in a large image need tiles of 1/8 of it; ``"auto"`` leaves
+            them out because they multiply its time on ordinary photos).
         tile_overlap: overlap of neighbouring tiles, as a fraction of their side.
         tile_min_score: pose-detector score threshold inside tiles.
         auto_policy: how ``"auto"`` decides on tiles: ``"large_person"`` (no tile once someone
@@ -91,18 +95,19 @@ class SearchConfig:
     """
 
     tile_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
+    dense_sides: tuple[float, ...] = (1.0 / 8.0,)
     tile_overlap: float = 0.5
     tile_min_score: float = 0.5
-    auto_policy: str = "large_person"
+    auto_policy: str = "uncovered"
     auto_cover: float = 0.85
-    merge: str = "weighted"
+    merge: str = "circles"
     merge_distance: float = 0.35
     merge_scale: float = 1.6
     refine: bool = False
     face_sides: tuple[float, ...] = ()
     face_min_score: float = 0.6
     tile_border: float = 0.0
-    contained: float = 0.0
+    contained: float = 0.7
     contained_ratio: float = 2.0
 
     def __post_init__(self) -> None:
@@ -111,17 +116,18 @@ class SearchConfig:
                              f"{self.auto_policy!r}")
         if self.merge not in ("circles", "weighted"):
             raise ValueError(f"merge must be 'circles' or 'weighted', got {self.merge!r}")
-        if any(not 0.0 < s <= 1.0 for s in (*self.tile_sides, *self.face_sides)):
-            raise ValueError("tile_sides and face_sides must be fractions in (0, 1]")
+        if any(not 0.0 < s <= 1.0 for s in (*self.tile_sides, *self.dense_sides,
+                                             *self.face_sides)):
+            raise ValueError("tile_sides, dense_sides and face_sides must be fractions in (0, 1]")
         if not 0.0 <= self.tile_overlap < 1.0:
             raise ValueError(f"tile_overlap must be in [0, 1), got {self.tile_overlap}")
 
     @classmethod
     def baseline(cls) -> SearchConfig:
         """The person search before issue 19 (for side-by-side benchmarks)."""
-        return cls(tile_sides=(1.0 / 2.0, 1.0 / 4.0), tile_overlap=0.5, tile_min_score=0.5,
-                   auto_policy="large_person", merge="weighted", refine=False, face_sides=(),
-                   tile_border=0.0, contained=0.0)
+        return cls(tile_sides=(1.0 / 2.0, 1.0 / 4.0), dense_sides=(), tile_overlap=0.5,
+                   tile_min_score=0.5, auto_policy="large_person", merge="weighted",
+                   refine=False, face_sides=(), tile_border=0.0, contained=0.0)
 
 
 def merge_circles(keypoints: np.ndarray, scores: np.ndarray, distance: float, scale: float
@@ -290,9 +296,9 @@ class PersonSearch:
         h, w = pyramid.shape[:2]
         cfg = self.search_config
         first = self.search if self.search != "auto" else "wide"
+        sides = cfg.tile_sides + (cfg.dense_sides if self.search == "dense" else ())
         people = self._landmark_candidates(pyramid, self._detect_in(
-            pyramid, search_windows(h, w, first, cfg.tile_sides, cfg.tile_overlap,
-                                    cfg.tile_border)))
+            pyramid, search_windows(h, w, first, sides, cfg.tile_overlap, cfg.tile_border)))
         if self.search == "auto":
             tiles = tile_windows(h, w, cfg.tile_sides, cfg.tile_overlap, cfg.tile_border)
             if cfg.auto_policy == "large_person":

@@ -12,9 +12,10 @@ frame's long side), who need zoomed-in windows (tiles). Measured on the bundled 
   ``basketball1.png``.
 - ``"dense"``: ``"wide"`` plus tiles of 1/2 and 1/4 of the long side with 50% overlap (44
   windows on a 4:3 frame): surveillance views, people ~60-150 px tall in a 768x576 frame.
-- ``"auto"`` (the detector's default): ``"wide"``, then the tiles of ``"dense"`` only when the
-  wide pass found nobody whose body spans at least :data:`AUTO_LARGE_PERSON` of the long side,
-  i.e. when the picture is not a photo of people in the foreground.
+- ``"auto"`` (the detector's default): ``"wide"``, then the tiles of ``"dense"`` that the people
+  found so far do not cover (:class:`ehps.detection.person_search.SearchConfig`'s
+  ``auto_policy="uncovered"``; before issue 19: only when the wide pass found nobody whose body
+  spans at least :data:`AUTO_LARGE_PERSON` of the long side, ``auto_policy="large_person"``).
 
 Detections from a tile count only if their full-body circle fits in that tile (enforced by the
 detector), so a tile that shows part of a larger person or a person-like texture adds nothing.
