@@ -161,8 +161,8 @@ class FitConfig:
     num_threads: int | None = 1
     ray_correction: bool = True
     dtype: torch.dtype = torch.float32
-    pose_prior: str = "standing"
-    mixture_weight: float = 0.005
+    pose_prior: str = "mixture"
+    mixture_weight: float = 0.2
     standing_prior_scale: float = 0.0
     world_weight: float = 1.0
     world_conf_power: float = 2.0
@@ -206,10 +206,11 @@ class FitConfig:
         """Single changes on top of :meth:`baseline`, by name (for benchmarks)."""
         base = cls.baseline()
         return {
-            "+mixture": replace(base, pose_prior="mixture"),
+            "+mixture": replace(base, pose_prior="mixture", mixture_weight=0.005),
             "+mixture_lo": replace(base, pose_prior="mixture", mixture_weight=0.002),
             "+mixture_hi": replace(base, pose_prior="mixture", mixture_weight=0.012),
             "+mixture_05": replace(base, pose_prior="mixture", mixture_weight=0.05),
+            "+mixture_10": replace(base, pose_prior="mixture", mixture_weight=0.1),
             "+mixture_20": replace(base, pose_prior="mixture", mixture_weight=0.2),
             "+mixture_50": replace(base, pose_prior="mixture", mixture_weight=0.5),
             "+mixture_100": replace(base, pose_prior="mixture", mixture_weight=1.0),
