@@ -1,10 +1,10 @@
 """Person-detection recall, precision and time, side by side, on a synthetic crowd set with true
 boxes and on the real surveillance video.
 
-Part 1: ``--scenes N`` crowd images (``ehps.detection.synthetic_crowd``: 1-12 Anny people per
+Part 1: ``--scenes N`` crowd images (``ehps.testing.synthetic_crowd``: 1-12 Anny people per
 image, 40-400 px tall, varied poses, occlusions and border cuts, on real photo backgrounds),
 rendered once and cached (``--cache``). For each detector configuration: recall and precision
-per person height (40-80, 80-160, 160+ px; matching rules in ``ehps.detection.crowd_metrics``),
+per person height (40-80, 80-160, 160+ px; matching rules in ``ehps.testing.crowd_metrics``),
 recall for >= 80 px and 40-80 px (and on the "reasonable" subset of people at least 65 % visible),
 precision, false positives and seconds per image of the person
 search (detection + body landmarks: the detectors run with ``hands=False, face=False``; hands and
@@ -87,8 +87,8 @@ def _fmt(values: np.ndarray) -> str:
 
 def crowd(args: argparse.Namespace, names: list[str], detectors: dict[str, Any]) -> dict:
     from ehps.bodymodels.anny import load_anny
-    from ehps.detection.crowd_metrics import HEIGHT_BINS, CrowdScore
-    from ehps.detection.synthetic_crowd import crowd_scenes
+    from ehps.testing.crowd_metrics import HEIGHT_BINS, CrowdScore
+    from ehps.testing.synthetic_crowd import crowd_scenes
 
     t0 = time.perf_counter()
     scenes = crowd_scenes(load_anny(), args.scenes, args.seed, args.cache, str(args.data))
@@ -198,7 +198,7 @@ def main() -> None:
         args.scenes, args.vtest_frames = 12, 8
     args.cache = args.cache or None
     if args.data is None:
-        from ehps.detection.synthetic_crowd import shared_data_dir
+        from ehps.testing.synthetic_crowd import shared_data_dir
 
         args.data = shared_data_dir() or here.parent.parent / "shared" / "data"
     names = args.configs.split(",")

@@ -10,7 +10,7 @@ import pytest
 
 
 def _shared_data() -> Path:
-    from ehps.detection.synthetic_crowd import shared_data_dir
+    from ehps.testing.synthetic_crowd import shared_data_dir
 
     return shared_data_dir() or Path(__file__).resolve().parents[3] / "shared" / "data"
 

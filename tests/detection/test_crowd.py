@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ehps.detection.crowd_metrics import CrowdScore, height_bin, match_scene
-from ehps.detection.synthetic_crowd import (
+from ehps.testing.crowd_metrics import CrowdScore, height_bin, match_scene
+from ehps.testing.synthetic_crowd import (
     CrowdPerson,
     CrowdScene,
     load_scene,

@@ -1,5 +1,5 @@
 """Recall and precision of person detections against the true boxes of a synthetic crowd, by person
-height (:mod:`ehps.detection.synthetic_crowd`).
+height (:mod:`ehps.testing.synthetic_crowd`).
 
 Matching, per image: detections are taken in descending score order; each is matched to the
 not-yet-matched true person (``ignore`` people included) with the highest overlap, where the
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ehps.detection.synthetic_crowd import CrowdScene
+from ehps.testing.synthetic_crowd import CrowdScene
 
 __all__ = [
     "HEIGHT_BINS", "height_bin", "ImageMatch", "CrowdScore", "match_scene", "score_detections",
