@@ -71,6 +71,9 @@ def main() -> None:
     ap.add_argument("--configs", default="baseline,default")
     ap.add_argument("--quick", action="store_true", help="2 images per kind, 4 ordinary")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--search-preset", choices=("default", "baseline"), default="default",
+                    help="the person search that finds the landmarks: today's, or the one "
+                         "before issue 19 (the fit configurations all see the same detections)")
     ap.add_argument("--save-images", default=None, help="overlay + side view per image/config")
     ap.add_argument("--per-sample", action="store_true", help="print every image's errors")
     ap.add_argument("--oracle", choices=("all", "2d", "world"), default=None,
@@ -95,7 +98,8 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown configurations {unknown}; known: {sorted(known)}")
     body_model = load_anny()
-    detector = MediapipeDetector()
+    detector = (MediapipeDetector.baseline() if args.search_preset == "baseline"
+                else MediapipeDetector())
     t0 = time.perf_counter()
     samples = _samples(body_model, args.per_kind, args.ordinary, args.seed)
     print(f"rendered {len(samples)} images in {time.perf_counter() - t0:.0f} s")
