@@ -30,19 +30,6 @@ from typing import Any
 
 import numpy as np
 
-#: Visible pedestrians (torso centres, pixels) in frames of vtest.avi, counted by eye.
-VTEST_PEOPLE: dict[int, list[tuple[int, int]]] = {
-    0: [(267, 262), (515, 192), (662, 280)],
-    100: [(362, 240), (393, 218), (437, 220), (507, 185), (528, 188), (603, 195)],
-    200: [(95, 185), (235, 230), (500, 185), (687, 125), (712, 125), (632, 320), (722, 305)],
-    300: [(200, 195), (255, 188), (310, 190), (328, 255), (597, 195), (630, 200)],
-    400: [(288, 245), (603, 170), (715, 355)],
-    500: [(320, 220), (575, 275), (588, 335), (627, 320)],
-    600: [(197, 180), (580, 245), (687, 255), (472, 360), (655, 355), (305, 500)],
-    700: [(197, 200), (293, 250), (380, 210), (413, 180), (485, 165), (532, 195), (705, 260),
-          (120, 335)],
-}
-
 
 class _Timed:
     """Proxy that adds the wall time of each call of ``inner`` to ``totals[stage]``."""
@@ -152,7 +139,7 @@ def recall(data: Path, threads: int) -> None:
     import cv2
 
     from ehps.detection import MediapipeDetector
-    from ehps.detection.recall import match_torso_centres
+    from ehps.detection.recall import VTEST_PEOPLE, match_torso_centres
     from ehps.detection.search import search_windows
 
     video = data / "vtest.avi"

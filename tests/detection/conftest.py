@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+def _shared_data() -> Path:
+    from ehps.testing.synthetic_crowd import shared_data_dir
+
+    return shared_data_dir() or Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+SHARED_DATA = _shared_data()
 
 
 def _rgb(path: Path) -> np.ndarray:

@@ -30,11 +30,18 @@ __all__ = [
     "OutputConfig",
     "InferConfig",
     "MESH_FORMATS",
+    "SEARCH_MODES",
+    "PRESETS",
     "RENDER_BACKENDS",
     "parse_intrinsics",
 ]
 
 MESH_FORMATS: tuple[str, ...] = ("obj", "ply", "glb")
+#: Person-search modes of the embedded detector (:data:`ehps.detection.search.SEARCH_MODES`).
+SEARCH_MODES: tuple[str, ...] = ("auto", "full", "wide", "dense")
+#: ``default``: today's person search / fitter; ``baseline``: as they were before issue 19 (for
+#: comparison; ``benchmarks/detection_crowd.py``, ``benchmarks/fit_hard_poses.py``).
+PRESETS: tuple[str, ...] = ("default", "baseline")
 RENDER_BACKENDS: tuple[str, ...] = ("auto", "torch", "moderngl")
 
 
@@ -58,6 +65,11 @@ def _positive(name: str, value: float | None, allow_zero: bool = False) -> None:
 def _at_least_one(name: str, value: int | None) -> None:
     if value is not None and value < 1:
         raise InputError(f"{name} must be >= 1, got {value}")
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InputError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
 
 
 def parse_intrinsics(text: str) -> tuple[float, float, float, float]:
@@ -122,6 +134,14 @@ class DetectionConfig:
         min_score: person-detector score threshold.
         bbox_ratio: network crop enlargement around each person box (official 1.2, the same
             default as training data).
+        search: where the embedded person detector looks (:mod:`ehps.detection.search`):
+            ``auto`` (whole image and padded squares, then tiles wherever the people found do
+            not cover the image), ``full``, ``wide`` or ``dense`` (every tile).
+        search_preset: ``default`` (:class:`ehps.detection.person_search.SearchConfig`) or
+            ``baseline`` (the person search before issue 19, for comparison).
+        detector: a person detector plug-in instead of the embedded one
+            (:func:`ehps.detection.plugins.load_detector`: ``package.module:factory`` or an
+            entry-point name; ``docs/detectors.md``); ``None``: the embedded detector.
     """
 
     boxes: str | None = field(default=None, metadata=flag(
@@ -132,9 +152,22 @@ class DetectionConfig:
         "--min-score", help="detector score threshold (default 0.5)"))
     bbox_ratio: float = field(default=DEFAULT_BBOX_RATIO, metadata=flag(
         "--bbox-ratio", help=f"crop box enlargement (official: {DEFAULT_BBOX_RATIO})"))
+    search: str = field(default="auto", metadata=flag(
+        "--search", choices=SEARCH_MODES,
+        help="where the person detector looks: auto (default; tiles only where the people "
+             "found leave room), full, wide, dense (every tile: crowds, small people; slower)"))
+    search_preset: str = field(default="default", metadata=flag(
+        "--search-preset", choices=PRESETS,
+        help="person search: default, or baseline (as before issue 19, for comparison)"))
+    detector: str | None = field(default=None, metadata=flag(
+        "--detector", metavar="SPEC",
+        help="person detector plug-in: package.module:factory or an entry-point name of the "
+             "group ehps.detectors (default: the embedded mediapipe search)"))
 
     def __post_init__(self) -> None:
         _at_least_one("detection.max_people (--max-people)", self.max_people)
+        _one_of("detection.search (--search)", self.search, SEARCH_MODES)
+        _one_of("detection.search_preset (--search-preset)", self.search_preset, PRESETS)
         if not 0.0 <= self.min_score <= 1.0:
             raise InputError(f"detection.min_score (--min-score) must be in [0, 1], got "
                              f"{self.min_score}")
@@ -157,6 +190,8 @@ class EstimatorConfig:
         bf16: bfloat16 autocast for the network.
         compile: ``torch.compile`` the network for ``batch_size`` crops.
         pose_batch: people per body-model batch (finished frames wait for it).
+        fit_preset: embedded estimator only: ``default`` (:class:`ehps.fitting.FitConfig`) or
+            ``baseline`` (the fitter before issue 19, for comparison).
     """
 
     checkpoint: str | None = field(default=None, metadata=flag(
@@ -183,10 +218,15 @@ class EstimatorConfig:
         "--compile", help="torch.compile the network for --batch-size crops: faster per crop "
                           "after a one-off compile of about a minute (long videos, big folders)"))
     pose_batch: int = 64
+    fit_preset: str = field(default="default", metadata=flag(
+        "--fit-preset", choices=PRESETS,
+        help="embedded estimator only: fitter options, default or baseline (as before issue "
+             "19, for comparison)"))
 
     def __post_init__(self) -> None:
         _at_least_one("estimator.batch_size (--batch-size)", self.batch_size)
         _at_least_one("estimator.pose_batch", self.pose_batch)
+        _one_of("estimator.fit_preset (--fit-preset)", self.fit_preset, PRESETS)
 
 
 @dataclass

@@ -27,6 +27,7 @@ BUNDLED_MODELS: dict[str, str] = {
     "hand_landmark_full": "hand_landmark/hand_landmark_full.tflite",
     "hand_recrop": "holistic_landmark/hand_recrop.tflite",
     "face_detection_short_range": "face_detection/face_detection_short_range.tflite",
+    "face_detection_full_range": "face_detection/face_detection_full_range_sparse.tflite",
     "face_landmark": "face_landmark/face_landmark.tflite",
     "iris_landmark": "iris_landmark/iris_landmark.tflite",
 }

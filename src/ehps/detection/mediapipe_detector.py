@@ -3,17 +3,15 @@ bundled models, run directly with LiteRT (no mediapipe graph, no download).
 
 Pipeline per image (all coordinates in original-image pixels):
 
-1. Person candidates: the BlazePose detector on the windows of :mod:`ehps.detection.search`
-   (whole image and padded shifted squares; tiles when the picture holds no large person),
-   merged by weighted NMS on the head boxes. A tile's detection counts only if its full-body
-   circle fits in the tile.
-2. Pose landmarks per candidate on the rotated crop mediapipe derives from the detection;
-   candidates whose pose-presence score is not above ``min_presence`` are dropped.
-3. Duplicates (two crops that converged on the same person) are merged: landmark sets whose
-   median point distance is below ``duplicate_distance`` times the body size, or whose
-   silhouettes (the pose model's segmentation) overlap with an IoU above ``duplicate_iou``,
-   are one person; the one with the higher detector x presence score is kept.
-4. Hands and face per person, exactly as mediapipe's Holistic graph derives them from the pose
+1. Person search (:mod:`ehps.detection.person_search`, tuned by a
+   :class:`~ehps.detection.person_search.SearchConfig`): BlazePose detector proposals on the
+   windows of the search mode (whole image, padded shifted squares, scale-space tiles),
+   merged across scales without fusing close people, verified by the pose landmark model's
+   presence score (above ``min_presence``), completed by full-range face-detector proposals for
+   faces no person explains, and deduplicated (landmark sets whose median point distance is
+   below ``duplicate_distance`` times the body size, or whose silhouettes overlap with an IoU
+   above ``duplicate_iou``, are one person; the higher detector x presence score is kept).
+2. Hands and face per person, exactly as mediapipe's Holistic graph derives them from the pose
    (see :mod:`ehps.detection.landmarks`); if both hand crops converged on one hand, the side
    whose hand wrist is nearer its pose wrist keeps it.
 
@@ -25,11 +23,11 @@ bundled photos; see ``tests/detection``).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 
 from ehps.detection.base import PersonLandmarks
+from ehps.detection.face_detector import FaceDetector
 from ehps.detection.landmarks import (
     FaceLandmarker,
     HandLandmarker,
@@ -38,25 +36,22 @@ from ehps.detection.landmarks import (
     PoseResult,
 )
 from ehps.detection.people import (
-    body_size,
     box_iou_xywh,
-    circle_in_window,
     person_box,
     roi_from_pose,
     same_hand,
-    same_person,
     usable_roi,
 )
-from ehps.detection.pose_detector import PoseDetections, PoseDetector, roi_from_detection
+from ehps.detection.person_search import (
+    Candidate,
+    PersonSearch,
+    SearchConfig,
+)
+from ehps.detection.pose_detector import PoseDetector, roi_from_detection
 from ehps.detection.roi import ImagePyramid, Roi
 from ehps.detection.search import (
-    AUTO_LARGE_PERSON,
     SEARCH_MODES,
-    is_tile,
-    search_windows,
-    tile_windows,
 )
-from ehps.detection.ssd import weighted_nms
 from ehps.errors import InputError
 from ehps.io.image import as_rgb_uint8
 
@@ -70,15 +65,7 @@ _HAND_POINTS = {"left": (15, 17, 19), "right": (16, 18, 20)}
 _WRIST_VISIBILITY = 0.1
 
 
-@dataclass
-class _Person:
-    pose: PoseResult
-    det_score: float
-    score: float
-    box_index: int | None = None
-
-
-class MediapipeDetector:
+class MediapipeDetector(PersonSearch):
     """Multi-person whole-body landmarks from mediapipe 0.10.21's bundled tflite models.
 
     Args:
@@ -95,6 +82,8 @@ class MediapipeDetector:
         duplicate_iou: two candidates whose person masks (the pose model's segmentation)
             overlap with an IoU above this are the same person.
         num_threads: CPU threads per model (LiteRT/XNNPACK).
+        search_config: tiles, merging, face proposals, refinement of the person search
+            (default :class:`~ehps.detection.person_search.SearchConfig`).
 
     Raises:
         MissingDependencyError: mediapipe or ai-edge-litert is not installed.
@@ -112,6 +101,7 @@ class MediapipeDetector:
         duplicate_distance: float = 0.1,
         duplicate_iou: float = 0.35,
         num_threads: int = 2,
+        search_config: SearchConfig | None = None,
     ) -> None:
         if search not in SEARCH_MODES:
             raise ValueError(f"search must be one of {SEARCH_MODES}, got {search!r}")
@@ -125,11 +115,22 @@ class MediapipeDetector:
         self.search = search
         self.duplicate_distance = float(duplicate_distance)
         self.duplicate_iou = float(duplicate_iou)
-        self.pose_detector = PoseDetector(num_threads, min_score=self.min_score)
+        self.search_config = search_config or SearchConfig()
+        cfg = self.search_config
+        self.pose_detector = PoseDetector(num_threads,
+                                          min_score=min(self.min_score, cfg.tile_min_score))
         self.pose_landmarker = PoseLandmarker(num_threads)
         self._num_threads = num_threads
         self._hand: HandLandmarker | None = None
         self._face: FaceLandmarker | None = None
+        self._face_detector: FaceDetector | None = None
+
+    @classmethod
+    def baseline(cls, search: str = "auto", **kwargs: object) -> MediapipeDetector:
+        """The detector as it was before issue 19 (for side-by-side benchmarks)."""
+        kwargs.setdefault("duplicate_iou", 0.35)
+        return cls(search=search, search_config=SearchConfig.baseline(),
+                   **kwargs)  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ lazily built models
 
@@ -138,6 +139,13 @@ class MediapipeDetector:
         if self._hand is None:
             self._hand = HandLandmarker(self._num_threads)
         return self._hand
+
+    @property
+    def face_detector(self) -> FaceDetector:
+        if self._face_detector is None:
+            self._face_detector = FaceDetector(self._num_threads,
+                                               min_score=self.search_config.face_min_score)
+        return self._face_detector
 
     @property
     def face_landmarker(self) -> FaceLandmarker:
@@ -218,67 +226,14 @@ class MediapipeDetector:
             raise InputError("boxes_xywh must have positive widths and heights")
         return boxes
 
-    def _detect_in(self, pyramid: ImagePyramid, windows: list[Roi]) -> PoseDetections:
-        """Detections from several windows, merged by weighted NMS. Detections from a tile
-        whose full-body circle does not fit in that tile are dropped first: a tile that shows
-        part of a bigger person (or a texture) must not make up a person."""
-        h, w = pyramid.shape[:2]
-        found = []
-        for win in windows:
-            dets = self.pose_detector(pyramid, win)
-            if len(dets) and is_tile(win, h, w):
-                keep = circle_in_window(dets.keypoints, win)
-                dets = PoseDetections(dets.boxes_xyxy[keep], dets.keypoints[keep],
-                                      dets.scores[keep])
-            found.append(dets)
-        dets = PoseDetections.concat(found)
-        if len(dets) > 1:
-            dets = PoseDetections(*weighted_nms(dets.boxes_xyxy, dets.keypoints, dets.scores,
-                                                self.pose_detector.nms_iou))
-        return dets
-
-    def _landmark_candidates(self, pyramid: ImagePyramid, dets: PoseDetections) -> list[_Person]:
-        people = []
-        for i in range(len(dets)):
-            roi = roi_from_detection(dets.keypoints[i])
-            if not usable_roi(roi):
-                continue
-            pose = self.pose_landmarker(pyramid, roi)
-            if pose.score > self.min_presence:
-                people.append(_Person(pose, float(dets.scores[i]), pose.score))
-        return people
-
-    def _find_people(self, pyramid: ImagePyramid) -> list[_Person]:
-        h, w = pyramid.shape[:2]
-        first = self.search if self.search != "auto" else "wide"
-        people = self._landmark_candidates(
-            pyramid, self._detect_in(pyramid, search_windows(h, w, first)))
-        if self.search == "auto":
-            large = AUTO_LARGE_PERSON * max(h, w)
-            if not any(body_size(p.pose.points[:, :2]) >= large for p in people):
-                tiles = self._detect_in(pyramid, tile_windows(h, w))
-                people += self._landmark_candidates(pyramid, tiles)
-        return self._deduplicate(people)
-
-    def _deduplicate(self, people: list[_Person]) -> list[_Person]:
-        people = sorted(people, key=lambda p: -(p.score * p.det_score))
-        kept: list[_Person] = []
-        for p in people:
-            if not any(same_person(p.pose, k.pose, self.duplicate_distance, self.duplicate_iou)
-                       for k in kept):
-                kept.append(p)
-        if self.max_people is not None:
-            kept = kept[: self.max_people]
-        return kept
-
-    def _people_in_boxes(self, pyramid: ImagePyramid, boxes: np.ndarray) -> list[_Person]:
+    def _people_in_boxes(self, pyramid: ImagePyramid, boxes: np.ndarray) -> list[Candidate]:
         """One person per box: detections in square windows of 1.5 and 2 times the box's long
         side (their hip keypoint inside the box), plus upright crops on the box as a fallback;
         each crop is refined once (the tracking crop from its own landmarks; the better of the
         two by pose presence is used), and the result whose landmark box overlaps the given box
         best is kept (an IoU of at least 0.3 is required)."""
         h, w = pyramid.shape[:2]
-        out: list[_Person] = []
+        out: list[Candidate] = []
         for i, (x, y, bw, bh) in enumerate(boxes):
             cx, cy, side = x + bw / 2.0, y + bh / 2.0, float(max(bw, bh))
             rois: list[Roi] = []
@@ -302,10 +257,10 @@ class MediapipeDetector:
                 if best is None or fit > best[0]:
                     best = (fit, pose)
             if best is not None and best[0] > 0.3:
-                out.append(_Person(best[1], 1.0, best[1].score, box_index=i))
+                out.append(Candidate(best[1], 1.0, best[1].score, box_index=i))
         return out
 
-    def _complete(self, pyramid: ImagePyramid, person: _Person) -> PersonLandmarks:
+    def _complete(self, pyramid: ImagePyramid, person: Candidate) -> PersonLandmarks:
         pose = person.pose
         h, w = pyramid.shape[:2]
         parts: dict[str, np.ndarray | None] = {}
@@ -360,3 +315,4 @@ class MediapipeDetector:
             extras=extras,
             **parts,
         )
+

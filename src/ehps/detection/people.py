@@ -24,6 +24,7 @@ __all__ = [
     "circle_in_window",
     "roi_from_pose",
     "box_iou_xywh",
+    "mask_coverage",
 ]
 
 
@@ -157,3 +158,25 @@ def box_iou_xywh(a: np.ndarray, b: np.ndarray) -> float:
     inter = iw * ih
     union = a[2] * a[3] + b[2] * b[3] - inter
     return float(inter / union) if union > 0 else 0.0
+
+
+def mask_coverage(pose: PoseResult, box_xywh: np.ndarray, samples: int = 8) -> float:
+    """Fraction of a ``samples`` x ``samples`` grid of points over ``box_xywh`` (image pixels)
+    that fall inside the candidate's person mask (segmentation logit > 0); 0 without a mask."""
+    if pose.mask_logits is None or pose.mask_roi is None:
+        return 0.0
+    x, y, w, h = (float(v) for v in box_xywh)
+    u = (np.arange(samples) + 0.5) / samples
+    pts = np.stack(np.meshgrid(x + u * w, y + u * h), -1).reshape(-1, 2)
+    roi = pose.mask_roi
+    c, s = math.cos(roi.rotation), math.sin(roi.rotation)
+    d = pts - np.array([roi.cx, roi.cy])
+    # into the mask's own frame: rotate back, then [0, 1] over the (padded) crop
+    lx = (c * d[:, 0] + s * d[:, 1]) / roi.w + 0.5
+    ly = (-s * d[:, 0] + c * d[:, 1]) / roi.h + 0.5
+    n = pose.mask_logits.shape[0]
+    inside = (lx >= 0) & (lx < 1) & (ly >= 0) & (ly < 1)
+    cols = np.clip((lx * n).astype(int), 0, n - 1)
+    rows = np.clip((ly * n).astype(int), 0, n - 1)
+    hit = inside & (pose.mask_logits[rows, cols] > 0)
+    return float(hit.mean())

@@ -25,9 +25,10 @@ torso, the head and the other leg.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -35,26 +36,19 @@ import torch
 
 from ehps.detection.base import PersonLandmarks
 from ehps.fitting.adapters import BodyAdapter, make_adapter
-from ehps.fitting.camera_init import (
-    align_orientation,
-    depth_from_height,
-    limb_ik,
-    ray_rotation,
-    solve_translation,
-)
+from ehps.fitting.camera_init import ray_rotation
 from ehps.fitting.landmarks import PARTS, LandmarkMap, detected_targets, landmark_maps
-from ehps.fitting.objective import FitTargets, LossWeights, Objective, project
+from ehps.fitting.objective import LIMB_SEGMENTS, FitTargets, LossWeights, Objective, project
 from ehps.fitting.optimizer import Packer, Stage, batched_lbfgs
 from ehps.fitting.skeleton import SkeletonSurrogate
+from ehps.fitting.starts import START_KINDS, best_rows, candidate_starts, closed_form_start
 from ehps.geometry.camera import Intrinsics
-from ehps.geometry.rotations import rotmat_to_aa
 from ehps.structures import PersonEstimate
 
 __all__ = ["FitConfig", "default_stages", "fit_people", "reprojection_errors"]
 
-_INIT_TORSO = (11, 12, 23, 24)  # shoulders, hips (world-landmark orientation)
-_INIT_TRANSL = (0, 2, 5, 7, 8, 11, 12, 23, 24)  # head and torso points (translation)
 _LAST_FACE_POINT = 10  # body points 0-10: nose, eyes, ears, mouth
+_LOWER_BODY = (23, 24, 25, 26, 27, 28)  # hips, knees, ankles
 
 
 #: body_pose rows (SMPL-X joint - 1) of the forearms and wrists, and of the neck and head
@@ -134,6 +128,28 @@ class FitConfig:
             keeps the current setting. The fit is thousands of small tensor operations, for
             which extra threads only add synchronisation (``benchmarks/fit_speed.py`` compares).
         dtype: computation dtype (float32 is enough and twice as fast as float64).
+        pose_prior: ``"mixture"``: the Gaussian-mixture body-pose prior fitted on synthetic
+            poses (:mod:`~ehps.fitting.mixture_prior`) with weight ``mixture_weight``, the
+            quadratic prior scaled by ``standing_prior_scale``; ``"standing"``: only the
+            quadratic prior around a relaxed standing pose.
+        mixture_weight: weight of the mixture prior (nats) in every stage.
+        standing_prior_scale: factor on the quadratic prior's weight when ``pose_prior`` is
+            ``"mixture"``.
+        world_weight: factor on the world-landmark limb-direction weight of every stage.
+        world_conf_power: a limb direction counts with ``min(conf) ** world_conf_power``.
+        world_outside_weight: confidence factor of world landmarks whose 2D point lies outside
+            the image (their 3D position is a guess, like their 2D one).
+        upright_weight: weight of the upright prior (sin^2 of the torso's lean in depth;
+            :class:`~ehps.fitting.objective.LossWeights`), in every stage.
+        upright_floor: share of the upright prior for a person whose lower body is fully seen
+            (a person whose hips, knees and ankles are unseen gets the full weight).
+        world_consistency: lower the weight of a world-landmark limb direction whose image-plane
+            part contradicts the 2D points (the cosine between the two directions falls from 1
+            at 30 degrees to 0 at 75 degrees; limbs pointing at the camera are not judged).
+        starts: the start variants (:data:`~ehps.fitting.starts.START_KINDS`); with more than
+            one, every person is fitted from each through ``select_after`` and keeps the start
+            with the lowest loss.
+        select_after: the stage after which the best start is kept.
     """
 
     stages: tuple[Stage, ...] = field(default_factory=default_stages)
@@ -145,6 +161,72 @@ class FitConfig:
     num_threads: int | None = 1
     ray_correction: bool = True
     dtype: torch.dtype = torch.float32
+    pose_prior: str = "mixture"
+    mixture_weight: float = 0.2
+    standing_prior_scale: float = 0.0
+    world_weight: float = 1.0
+    world_conf_power: float = 2.0
+    world_outside_weight: float = 1.0
+    upright_weight: float = 0.0
+    upright_floor: float = 0.2
+    world_consistency: bool = False
+    starts: tuple[str, ...] = ("world",)
+    select_after: str = "body"
+
+    def __post_init__(self) -> None:
+        if self.pose_prior not in ("mixture", "standing"):
+            raise ValueError(f"pose_prior must be 'mixture' or 'standing', got {self.pose_prior!r}")
+        bad = [k for k in self.starts if k not in START_KINDS]
+        if not self.starts or bad:
+            raise ValueError(f"starts must be a non-empty tuple of {START_KINDS}, got "
+                             f"{self.starts!r}")
+        if len(self.starts) > 1 and self.select_after not in [st.name for st in self.stages]:
+            raise ValueError(f"select_after {self.select_after!r} is not a stage name")
+
+    def stage_weights(self, weights: LossWeights) -> LossWeights:
+        """A stage's weights with this configuration's global factors applied."""
+        mixture = self.pose_prior == "mixture"
+        return weights.with_(
+            limb_dirs=weights.limb_dirs * self.world_weight,
+            limb_conf_power=self.world_conf_power,
+            body_prior=weights.body_prior * (self.standing_prior_scale if mixture else 1.0),
+            mixture_prior=self.mixture_weight if mixture else 0.0,
+            upright=self.upright_weight,
+            upright_floor=self.upright_floor,
+        )
+
+    @classmethod
+    def baseline(cls) -> FitConfig:
+        """The fitter as it was before issue 19 (for side-by-side benchmarks)."""
+        return cls(pose_prior="standing", world_weight=1.0, world_conf_power=2.0,
+                   world_outside_weight=1.0, upright_weight=0.0, starts=("world",))
+
+    @classmethod
+    def levers(cls) -> dict[str, FitConfig]:
+        """Single changes on top of :meth:`baseline`, by name (for benchmarks)."""
+        base = cls.baseline()
+        return {
+            "+mixture": replace(base, pose_prior="mixture", mixture_weight=0.005),
+            "+mixture_lo": replace(base, pose_prior="mixture", mixture_weight=0.002),
+            "+mixture_hi": replace(base, pose_prior="mixture", mixture_weight=0.012),
+            "+mixture_05": replace(base, pose_prior="mixture", mixture_weight=0.05),
+            "+mixture_10": replace(base, pose_prior="mixture", mixture_weight=0.1),
+            "+mixture_20": replace(base, pose_prior="mixture", mixture_weight=0.2),
+            "+mixture_50": replace(base, pose_prior="mixture", mixture_weight=0.5),
+            "+mixture_100": replace(base, pose_prior="mixture", mixture_weight=1.0),
+            "+world_x2": replace(base, world_weight=2.0),
+            "+world_x0.5": replace(base, world_weight=0.5),
+            "+world_p1": replace(base, world_conf_power=1.0),
+            "+world_out": replace(base, world_outside_weight=0.3),
+            "+world_consist": replace(base, world_consistency=True),
+            "+upright": replace(base, upright_weight=4.0),
+            "+upright16": replace(base, upright_weight=16.0),
+            "+upright16_f05": replace(base, upright_weight=16.0, upright_floor=0.05),
+            "+upright4_f0": replace(base, upright_weight=4.0, upright_floor=0.0),
+            "+upright16_f0": replace(base, upright_weight=16.0, upright_floor=0.0),
+            "+starts": replace(base, starts=("world", "upright", "rest")),
+            "+flip": replace(base, starts=("world", "flip")),
+        }
 
 
 def _part_points(p: PersonLandmarks) -> tuple[dict[str, np.ndarray | None], dict[str, Any]]:
@@ -205,10 +287,21 @@ def build_targets(
     world_conf = torch.as_tensor(np.stack([p.body_conf for p in people]), dtype=dt)
     # rotate each person's world landmarks from its viewing ray into the camera frame
     body2d = torch.as_tensor(np.stack([p.body_2d for p in people]), dtype=dt)
+    inside = ((body2d[..., 0] >= 0) & (body2d[..., 0] <= w) & (body2d[..., 1] >= 0)
+              & (body2d[..., 1] <= h))
+    if config.world_outside_weight != 1.0:
+        world_conf = torch.where(inside, world_conf, world_conf * config.world_outside_weight)
+    lower = list(_LOWER_BODY)
+    seen = inside[:, lower] & (torch.as_tensor(np.stack([p.body_conf for p in people]),
+                                               dtype=dt)[:, lower] >= 0.5)
+    lower_body_unseen = 1.0 - seen.to(dt).mean(1)
+    segment_weight = None
     hip_px = 0.5 * (body2d[:, 23] + body2d[:, 24])
     if config.ray_correction:
         rot = ray_rotation(hip_px, focal, princpt)
         world = world @ rot.transpose(1, 2)
+    if config.world_consistency:
+        segment_weight = _segment_consistency(body2d, world)
     return FitTargets(
         points={p: torch.as_tensor(np.stack(pts_b[p]), dtype=dt) for p in PARTS},
         conf={p: torch.as_tensor(np.stack(conf_b[p]), dtype=dt) for p in PARTS},
@@ -218,41 +311,33 @@ def build_targets(
         world_conf=world_conf,
         focal=focal,
         princpt=princpt,
+        lower_body_unseen=lower_body_unseen,
+        segment_weight=segment_weight,
     )
 
 
-@torch.no_grad()
+def _segment_consistency(body2d: torch.Tensor, world: torch.Tensor, judge: float = 0.5,
+                         cos_hi: float = math.cos(math.radians(30.0)),
+                         cos_lo: float = math.cos(math.radians(75.0))) -> torch.Tensor:
+    """(B, S) agreement of each limb segment's world direction with its 2D direction: 1 when
+    the image-plane part of the world direction is within 30 degrees of the 2D one, falling to 0
+    at 75 degrees; 1 for segments whose world direction is mostly along the viewing axis (its
+    image-plane part below ``judge`` of its length), where 2D directions say little."""
+    seg = torch.as_tensor(LIMB_SEGMENTS)
+    d2 = body2d[:, seg[:, 1]] - body2d[:, seg[:, 0]]
+    dw = world[:, seg[:, 1]] - world[:, seg[:, 0]]
+    planar = dw[..., :2].norm(dim=-1)
+    cos = (d2 * dw[..., :2]).sum(-1) / (d2.norm(dim=-1) * planar).clamp_min(1e-9)
+    agree = ((cos - cos_lo) / (cos_hi - cos_lo)).clamp(0.0, 1.0)
+    judged = planar > judge * dw.norm(dim=-1)
+    return torch.where(judged, agree, torch.ones_like(agree))
+
+
 def initialise(adapter: BodyAdapter, objective: Objective, v: dict[str, torch.Tensor],
-               use_ik: bool = True) -> dict[str, torch.Tensor]:
+               use_ik: bool = True, kind: str = "world") -> dict[str, torch.Tensor]:
     """Closed-form orientation, limb pose (``use_ik``) and translation (module docstring,
-    step 2)."""
-    t = objective.targets
-    rest_out = adapter.forward(v)  # model frame, zero pose
-    rest = objective.keypoints(rest_out)["body"]
-    idx = list(_INIT_TORSO)
-    wconf = t.world_conf[:, idx].clamp_min(0.05)
-    rot = align_orientation(rest[:, idx], t.world[:, idx], wconf)
-    v = dict(v)
-    v["global_orient"] = rotmat_to_aa(rot)
-    if use_ik:
-        rest_pose = objective.body_prior_mean.expand_as(v["body_pose"])
-        pose = limb_ik(rest_out.joints[:, :55], rot, t.world, t.world_conf, fallback=rest_pose)
-        lim = objective.body_limits
-        v["body_pose"] = torch.minimum(torch.maximum(pose, lim[..., 0]), lim[..., 1])
-    oriented = objective.keypoints(adapter.forward(v))["body"]  # camera orientation, no transl
-    idx = list(_INIT_TRANSL) if not use_ik else list(range(33))
-    w2d = t.conf["body"][:, idx] * objective.part_weight["body"][idx]
-    transl = solve_translation(oriented[:, idx], t.points["body"][:, idx], w2d, t.focal, t.princpt)
-    # fall back to a depth from the person's box height where the solve is unusable
-    height_px = t.scale["body"]
-    model_h = (oriented[..., 1].amax(1) - oriented[..., 1].amin(1)).clamp_min(0.5)
-    z_fb = depth_from_height(height_px, model_h, float(t.focal[1]))
-    centre = t.points["body"].mean(1)
-    xy_fb = (centre - t.princpt) / t.focal * z_fb[:, None]
-    fallback = torch.cat((xy_fb, z_fb[:, None]), 1) - oriented.mean(1)
-    bad = ~torch.isfinite(transl).all(1) | (transl[:, 2] < 0.3) | (transl[:, 2] > 200.0)
-    v["transl"] = torch.where(bad[:, None], fallback, transl)
-    return v
+    step 2; :func:`ehps.fitting.starts.closed_form_start`)."""
+    return closed_form_start(adapter, objective, v, use_ik, kind)
 
 
 def fit_people(
@@ -262,6 +347,7 @@ def fit_people(
     intrinsics: Intrinsics | None = None,
     config: FitConfig | None = None,
     timings: dict[str, float] | None = None,
+    initial: Sequence[dict[str, Any] | None] | None = None,
     meshes: bool = True,
 ) -> list[PersonEstimate]:
     """Fit a body model to every person's landmarks (one batched optimisation).
@@ -274,6 +360,10 @@ def fit_people(
         config: fit options.
         timings: if given, filled with seconds per step (``"init"``, each stage's name,
             ``"export"``, and ``"fit"`` for the whole fit).
+        initial: optional, per person, a starting solution that replaces the closed-form starts
+            (e.g. the previous video frame's ``extras["fit_variables"]`` of the same person;
+            any subset of the fit variables, the rest start from the defaults), or ``None``
+            for the closed-form starts.
         meshes: run the full body model on the result (``vertices_cam``, ``joints_cam``,
             ``joints_img``); ``False`` leaves them empty for a caller that poses the parameters
             itself (the inference pipeline's pose stage), so the body model runs once.
@@ -282,16 +372,20 @@ def fit_people(
         One :class:`PersonEstimate` per input person, in input order. Its ``params`` follow
         ``PersonEstimate``'s layout; ``transl_full == params["transl"]`` (the fit's camera is the
         shared image camera); ``extras`` holds ``"reproj_px"`` (median pixel error per part),
-        ``"keypoints_2d"`` (fitted model points per part) and ``"fit_loss"``.
+        ``"keypoints_2d"`` (fitted model points per part), ``"fit_loss"``, ``"fit_start"`` (the
+        start variant kept, or ``"given"``) and ``"fit_variables"`` (the raw fit variables, a
+        valid ``initial`` entry).
     """
     config = config or FitConfig()
     h, w = int(image_hw[0]), int(image_hw[1])
     intrinsics = intrinsics or Intrinsics.from_image_size(w, h)
     if len(landmarks) == 0:
         return []
+    if initial is not None and len(initial) != len(landmarks):
+        raise ValueError(f"{len(initial)} initial solutions for {len(landmarks)} people")
     timings = timings if timings is not None else {}
     with _threads(config.num_threads):
-        return _fit(h, w, landmarks, body_model, intrinsics, config, timings, meshes)
+        return _fit(h, w, landmarks, body_model, intrinsics, config, timings, initial, meshes)
 
 
 @contextlib.contextmanager
@@ -306,22 +400,20 @@ def _threads(n: int | None) -> Iterator[None]:
             torch.set_num_threads(previous)
 
 
-def _fit(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: Any,
-         intrinsics: Intrinsics, config: FitConfig, timings: dict[str, float],
-         meshes: bool = True) -> list[PersonEstimate]:
-    t0 = time.perf_counter()
-    adapter = make_adapter(body_model)
-    maps = landmark_maps(body_model)
-    targets = build_targets(landmarks, maps, (h, w), intrinsics, config)
-    objective = Objective(adapter, maps, targets)
-    v = adapter.init_variables(len(landmarks), config.dtype, torch.device("cpu"))
-    v = initialise(adapter, objective, v, use_ik=config.limb_ik)
-    timings["init"] = time.perf_counter() - t0
+def _mixture(config: FitConfig) -> Any:
+    if config.pose_prior != "mixture":
+        return None
+    from ehps.fitting.mixture_prior import default_prior
 
-    packer = Packer(v, adapter.variable_scales)
-    x = packer.pack(v)
+    return default_prior()
+
+
+def _run_stages(stages: Sequence[Stage], x: torch.Tensor, packer: Packer, adapter: BodyAdapter,
+                maps: dict[str, LandmarkMap], objective: Objective, config: FitConfig,
+                timings: dict[str, float]) -> torch.Tensor:
+    """Run optimisation stages from the packed variables ``x`` (R, P)."""
     surrogate: SkeletonSurrogate | None = None
-    for stage in config.stages:
+    for stage in stages:
         t1 = time.perf_counter()
         if stage.surrogate and surrogate is None:
             surrogate = SkeletonSurrogate(adapter, maps, packer.unpack(x))
@@ -329,7 +421,7 @@ def _fit(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: Any,
                 if (item if isinstance(item, str) else item[0]) in adapter.fitted_variables()]
         names = [item if isinstance(item, str) else item[0] for item in free]
         mask = packer.mask(free, x.dtype, x.device)
-        weights = stage.weights
+        weights = config.stage_weights(stage.weights)
 
         model = surrogate if stage.surrogate else None
 
@@ -344,16 +436,59 @@ def _fit(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: Any,
         x = res.x
         if "shape" in names:
             surrogate = None  # the rest skeleton changed
-        timings[stage.name] = time.perf_counter() - t1
+        timings[stage.name] = timings.get(stage.name, 0.0) + time.perf_counter() - t1
+    return x
+
+
+def _fit(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: Any,
+         intrinsics: Intrinsics, config: FitConfig, timings: dict[str, float],
+         initial: Sequence[dict[str, Any] | None] | None = None,
+         meshes: bool = True) -> list[PersonEstimate]:
+    t0 = time.perf_counter()
+    b = len(landmarks)
+    adapter = make_adapter(body_model)
+    maps = landmark_maps(body_model)
+    targets = build_targets(landmarks, maps, (h, w), intrinsics, config)
+    mixture = _mixture(config)
+    objective = Objective(adapter, maps, targets, mixture)
+    v0 = adapter.init_variables(b, config.dtype, torch.device("cpu"))
+    v, person, row_kind = candidate_starts(adapter, objective, v0, config.starts,
+                                           config.limb_ik, initial)
+    timings["init"] = time.perf_counter() - t0
+
+    packer = Packer(v, adapter.variable_scales)
+    x = packer.pack(v)
+    stages = list(config.stages)
+    if len(person) > b:  # several starts: fit each through `select_after`, keep the best
+        cut = [st.name for st in stages].index(config.select_after) + 1
+        rows_objective = Objective(adapter, maps, targets.take(person), mixture)
+        x = _run_stages(stages[:cut], x, packer, adapter, maps, rows_objective, config, timings)
+        with torch.no_grad():
+            weights = config.stage_weights(stages[cut - 1].weights)
+            loss, _ = rows_objective(packer.unpack(x), weights)
+        best = best_rows(loss, person, b)
+        x = x[best]
+        start_kind = [config.starts[int(row_kind[r])] for r in best]
+        packer = Packer(packer.unpack(x), adapter.variable_scales)
+        stages = stages[cut:]
+    else:
+        start_kind = [config.starts[int(k)] for k in row_kind]
+    if initial is not None:
+        start_kind = ["given" if g is not None else k for g, k in zip(initial, start_kind)]
+    x = _run_stages(stages, x, packer, adapter, maps, objective, config, timings)
 
     t2 = time.perf_counter()
     v = packer.unpack(x)
     with torch.no_grad():
-        final_weights = config.stages[-1].weights if config.stages else LossWeights()
-        loss, terms = objective(v, final_weights)
+        last = config.stages[-1].weights if config.stages else LossWeights()
+        loss, terms = objective(v, config.stage_weights(last))
         kp = objective.keypoints(adapter.forward(v))
         output = adapter.forward(v, full=True) if meshes else None
     estimates = _export(adapter, v, output, kp, targets, landmarks, intrinsics, loss, terms)
+    for i, est in enumerate(estimates):
+        est.extras["fit_start"] = start_kind[i]
+        est.extras["fit_variables"] = {k: t[i].detach().cpu().numpy().copy()
+                                       for k, t in v.items()}
     timings["export"] = time.perf_counter() - t2
     timings["fit"] = time.perf_counter() - t0
     return estimates

@@ -76,6 +76,11 @@ class FitTargets:
         focal: (2,) pixels. princpt: (2,) pixels.
         report_conf: part -> (B, Nt) the detector's confidences (numpy), which select the points
             the reported reprojection errors are measured on (independent of fit weighting).
+        lower_body_unseen: (B,) fraction of the hips, knees and ankles that are outside the image
+            or not confidently seen, in [0, 1] (scales the upright prior); ``None``: 0.
+        segment_weight: (B, S) factor per limb segment of :data:`LIMB_SEGMENTS` on the
+            world-landmark direction term (e.g. lowered where the world landmarks contradict
+            the 2D points); ``None``: 1.
     """
 
     points: dict[str, torch.Tensor]
@@ -86,6 +91,26 @@ class FitTargets:
     focal: torch.Tensor
     princpt: torch.Tensor
     report_conf: dict[str, np.ndarray] = field(default_factory=dict)
+    lower_body_unseen: torch.Tensor | None = None
+    segment_weight: torch.Tensor | None = None
+
+    def take(self, index: torch.Tensor) -> FitTargets:
+        """The targets of people ``index`` (R,) (repeats allowed), e.g. one row per start."""
+        idx = index.long()
+        np_idx = idx.cpu().numpy()
+        return FitTargets(
+            points={p: t[idx] for p, t in self.points.items()},
+            conf={p: t[idx] for p, t in self.conf.items()},
+            scale={p: t[idx] for p, t in self.scale.items()},
+            world=self.world[idx],
+            world_conf=self.world_conf[idx],
+            focal=self.focal,
+            princpt=self.princpt,
+            report_conf={p: a[np_idx] for p, a in self.report_conf.items()},
+            lower_body_unseen=(None if self.lower_body_unseen is None
+                               else self.lower_body_unseen[idx]),
+            segment_weight=None if self.segment_weight is None else self.segment_weight[idx],
+        )
 
 
 @dataclass(frozen=True)
@@ -103,6 +128,15 @@ class LossWeights:
         shape, face: weights of the adapter's shape and face priors.
         penetration: weight of :func:`~ehps.fitting.priors.self_penetration_penalty`.
         torso_only: restrict the body data term to head and torso points (first stage).
+        mixture_prior: weight of the mixture body-pose prior (nats;
+            :mod:`~ehps.fitting.mixture_prior`), used when the objective has one.
+        limb_conf_power: a limb direction counts with weight ``min(conf_a, conf_b) **
+            limb_conf_power`` (the world landmarks of occluded points are guesses).
+        upright: weight of the upright prior: the squared depth component of the unit torso
+            axis (pelvis -> neck) in the camera frame, i.e. sin^2 of the torso's lean towards or
+            away from the camera, which 2D points cannot see; per person it is multiplied by
+            ``upright_floor + (1 - upright_floor) * lower_body_unseen``.
+        upright_floor: the upright prior's share for a fully seen person.
     """
 
     data: dict[str, float] = field(
@@ -120,6 +154,10 @@ class LossWeights:
     face: float = 1.0
     penetration: float = 50.0
     torso_only: bool = False
+    mixture_prior: float = 0.0
+    limb_conf_power: float = 2.0
+    upright: float = 0.0
+    upright_floor: float = 1.0
 
     def with_(self, **changes: object) -> LossWeights:
         return replace(self, **changes)
@@ -132,13 +170,16 @@ class Objective:
         adapter: the body-model adapter.
         maps: part -> :class:`LandmarkMap`.
         targets: the people's detections.
+        mixture: optional mixture body-pose prior (weighted by ``LossWeights.mixture_prior``).
     """
 
-    def __init__(self, adapter: BodyAdapter, maps: dict[str, LandmarkMap], targets: FitTargets
-                 ) -> None:
+    def __init__(self, adapter: BodyAdapter, maps: dict[str, LandmarkMap], targets: FitTargets,
+                 mixture: Any = None) -> None:
         self.adapter = adapter
         self.maps = maps
         self.targets = targets
+        #: the mixture body-pose prior (a :class:`~ehps.fitting.mixture_prior.MixturePosePrior`)
+        self.mixture = mixture
         dev, dt = targets.world.device, targets.world.dtype
         lim, w, mean = body_prior_tables()
         self.body_limits = torch.as_tensor(lim, dtype=dt, device=dev)
@@ -192,10 +233,16 @@ class Objective:
                 c = c * self.torso_mask
             terms[f"data_{part}"] = wd * (c * rho).sum(1) / c.sum(1).clamp_min(1e-6)
         if weights.limb_dirs > 0:
-            terms["limb_dirs"] = weights.limb_dirs * self._limb_dirs(kp["body"])
-        terms["body_prior"] = weights.body_prior * pose_prior(
-            v["body_pose"], self.body_prior_mean, self.body_prior_w
-        )
+            terms["limb_dirs"] = weights.limb_dirs * self._limb_dirs(kp["body"],
+                                                                     weights.limb_conf_power)
+        if weights.body_prior > 0:
+            terms["body_prior"] = weights.body_prior * pose_prior(
+                v["body_pose"], self.body_prior_mean, self.body_prior_w
+            )
+        if weights.mixture_prior > 0 and self.mixture is not None:
+            terms["mixture_prior"] = weights.mixture_prior * self.mixture(v["body_pose"])
+        if weights.upright > 0:
+            terms["upright"] = weights.upright * self._upright(joints, weights.upright_floor)
         terms["body_limits"] = weights.body_limits * limit_penalty(
             v["body_pose"], self.body_limits
         )
@@ -211,7 +258,7 @@ class Objective:
         total = torch.stack(list(terms.values()), 0).sum(0)
         return total, terms
 
-    def _limb_dirs(self, body_cam: torch.Tensor) -> torch.Tensor:
+    def _limb_dirs(self, body_cam: torch.Tensor, power: float = 2.0) -> torch.Tensor:
         """(B,) mean of (1 - cos) between model and world-landmark limb directions."""
         t = self.targets
         dm = body_cam[:, self.seg_b] - body_cam[:, self.seg_a]
@@ -219,5 +266,17 @@ class Objective:
         cos = torch.nn.functional.cosine_similarity(dm, dw, dim=-1, eps=1e-6)
         # occluded or out-of-frame points have guessed world positions: trust them little
         c = torch.minimum(t.world_conf[:, self.seg_a], t.world_conf[:, self.seg_b])
-        w = c.square()
+        w = c.square() if power == 2.0 else c.clamp_min(0.0).pow(power)
+        if t.segment_weight is not None:
+            w = w * t.segment_weight
         return (w * (1.0 - cos)).sum(1) / w.sum(1).clamp_min(0.5)
+
+    def _upright(self, joints: torch.Tensor, floor: float) -> torch.Tensor:
+        """(B,) squared depth component of the unit torso axis (pelvis -> neck), camera frame,
+        scaled per person by how much of the lower body is unseen."""
+        axis = joints[:, 12] - joints[:, 0]
+        lean = axis[:, 2].square() / axis.square().sum(-1).clamp_min(1e-8)
+        unseen = self.targets.lower_body_unseen
+        if unseen is None:
+            return floor * lean
+        return (floor + (1.0 - floor) * unseen) * lean

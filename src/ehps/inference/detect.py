@@ -95,15 +95,28 @@ def _as_boxes(boxes: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _MediapipeFinder:
-    """Shared part of the finders: options and the detector, built on first use."""
+    """Shared part of the finders: options and the detector, built on first use.
+
+    ``search`` and ``search_preset`` choose the person search of the default detector
+    (:class:`ehps.config.DetectionConfig`); they do not apply to a given ``detector``.
+    """
 
     def __init__(self, min_score: float = 0.5, max_people: int | None = None,
-                 detector: Any = None) -> None:
+                 detector: Any = None, *, search: str = "auto",
+                 search_preset: str = "default") -> None:
         self.min_score, self.max_people = min_score, max_people
+        self.search, self.search_preset = search, search_preset
         self._detector = detector
 
     def _build(self) -> Any:
         raise NotImplementedError
+
+    def _detector_options(self) -> dict[str, Any]:
+        from ehps.detection.person_search import SearchConfig
+
+        config = SearchConfig.baseline() if self.search_preset == "baseline" else SearchConfig()
+        return {"min_score": self.min_score, "max_people": self.max_people,
+                "search": self.search, "search_config": config}
 
     @property
     def detector(self) -> Any:
@@ -125,8 +138,7 @@ class BoxFinder(_MediapipeFinder):
     def _build(self) -> Any:
         from ehps.detection import MediapipeDetector
 
-        return MediapipeDetector(min_score=self.min_score, max_people=self.max_people,
-                                 hands=False, face=False)
+        return MediapipeDetector(hands=False, face=False, **self._detector_options())
 
     def find(self, image: np.ndarray, given: tuple[np.ndarray, np.ndarray] | None = None,
              hints: Sequence[TrackHint] = ()) -> list[Detection]:
@@ -152,7 +164,7 @@ class LandmarkFinder(_MediapipeFinder):
     def _build(self) -> Any:
         from ehps.detection import MediapipeDetector
 
-        return MediapipeDetector(min_score=self.min_score, max_people=self.max_people)
+        return MediapipeDetector(**self._detector_options())
 
     def find(self, image: np.ndarray, given: tuple[np.ndarray, np.ndarray] | None = None,
              hints: Sequence[TrackHint] = ()) -> list[Detection]:

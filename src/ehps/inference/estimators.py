@@ -122,8 +122,10 @@ class Estimator(Protocol):
     timings: dict[str, float]
     device: torch.device
 
-    def make_finder(self, min_score: float, max_people: int | None) -> PeopleFinder:
-        """The detect stage this estimator needs."""
+    def make_finder(self, min_score: float, max_people: int | None, *, search: str = "auto",
+                    search_preset: str = "default") -> PeopleFinder:
+        """The detect stage this estimator needs (``search``, ``search_preset``: the person
+        search of :class:`ehps.config.DetectionConfig`)."""
         ...
 
     def prepare(self, image: np.ndarray, detections: Sequence[Detection], k_shared: Intrinsics,

@@ -57,8 +57,10 @@ class FittingEstimator:
     def name(self) -> str:
         return self.embedded.name
 
-    def make_finder(self, min_score: float, max_people: int | None) -> LandmarkFinder:
-        return LandmarkFinder(min_score, max_people, detector=self._detector)
+    def make_finder(self, min_score: float, max_people: int | None, *, search: str = "auto",
+                    search_preset: str = "default") -> LandmarkFinder:
+        return LandmarkFinder(min_score, max_people, detector=self._detector, search=search,
+                              search_preset=search_preset)
 
     def prepare(self, image: np.ndarray, detections: Sequence[Detection], k_shared: Intrinsics,
                 frame_index: int) -> list[PersonInput | None]:

@@ -101,8 +101,9 @@ class NetworkEstimator:
         self.timings[key] = self.timings.get(key, 0.0) + time.perf_counter() - t0
 
     # ------------------------------------------------------------------------ the protocol
-    def make_finder(self, min_score: float, max_people: int | None) -> BoxFinder:
-        return BoxFinder(min_score, max_people)
+    def make_finder(self, min_score: float, max_people: int | None, *, search: str = "auto",
+                    search_preset: str = "default") -> BoxFinder:
+        return BoxFinder(min_score, max_people, search=search, search_preset=search_preset)
 
     def prepare(self, image: np.ndarray, detections: Sequence[Detection], k_shared: Intrinsics,
                 frame_index: int) -> list[PersonInput | None]:

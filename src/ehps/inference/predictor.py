@@ -108,8 +108,9 @@ class Predictor:
                  finder: PeopleFinder | None = None) -> None:
         self.estimator = estimator
         self.detection = detection or DetectionConfig()
-        self.finder = finder or estimator.make_finder(self.detection.min_score,
-                                                      self.detection.max_people)
+        self.finder = finder or estimator.make_finder(
+            self.detection.min_score, self.detection.max_people, search=self.detection.search,
+            search_preset=self.detection.search_preset)
 
     # ------------------------------------------------------------------------- building
     @classmethod
@@ -163,6 +164,10 @@ class Predictor:
                     body_model: Any = None) -> Predictor:
         """The predictor of two config sections (see :meth:`from_pretrained`)."""
         path = estimator.checkpoint
+        if detector is None and detection.detector not in (None, "", "mediapipe"):
+            from ehps.detection.plugins import load_detector
+
+            detector = load_detector(detection.detector)
         if path is None or str(path).lower() in _EMBEDDED_NAMES:
             from ehps.inference.fit_estimator import FittingEstimator
 
@@ -171,11 +176,14 @@ class Predictor:
                             estimator.device)
             if estimator.compile:
                 log.warning("--compile applies to networks; the embedded estimator ignores it")
+            if fit_config is None and estimator.fit_preset == "baseline":
+                from ehps.fitting import FitConfig
+
+                fit_config = FitConfig.baseline()
             fit = FittingEstimator(body_model if body_model is not None else estimator.body_model,
                                    fit_config=fit_config, smplx_path=estimator.smplx_path,
                                    detector=detector)
-            finder = fit.make_finder(detection.min_score, detection.max_people)
-            return cls(fit, detection, finder)
+            return cls(fit, detection)
         from ehps.inference.network import NetworkEstimator
         from ehps.modeling import load_model
         from ehps.weights import resolve_weights
@@ -193,7 +201,8 @@ class Predictor:
         if detector is not None:
             from ehps.inference.detect import BoxFinder
 
-            finder = BoxFinder(detection.min_score, detection.max_people, detector)
+            finder = BoxFinder(detection.min_score, detection.max_people, detector,
+                               search=detection.search, search_preset=detection.search_preset)
         return cls(net, detection, finder)
 
     # ------------------------------------------------------------------------ what it is

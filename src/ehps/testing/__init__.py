@@ -5,6 +5,9 @@ the robustness tests (``tests/robustness``) and ``benchmarks/robustness.py`` sha
   mutations of valid files.
 - :mod:`ehps.testing.fuzz_targets`: the file loaders under test, each with the valid seed files it
   starts from and its own structural mutations (crafted pickles, forged headers, bombs).
+- :mod:`ehps.testing.synthetic_crowd`, :mod:`ehps.testing.crowd_metrics`: rendered crowd scenes
+  with true person boxes, and detection recall / precision by person height on them (the
+  measurement set of ``benchmarks/detection_crowd.py`` and ``tests/detection/test_crowd.py``).
 - :mod:`ehps.testing.isolation`: runs each load in a persistent worker process with a memory
   limit, so that a segmentation fault or a hang is counted, not suffered.
 """
