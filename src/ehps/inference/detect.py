@@ -8,10 +8,10 @@ make_finder`), because estimators need different things from the image:
 - :class:`LandmarkFinder` (the embedded fit): every person's whole-body landmarks.
 
 Both take, per frame, optional **given boxes** (``--boxes``: used instead of the person search)
-and **hints**: the previous frame's tracked detections (:class:`TrackHint`). The finders here do
-not use the hints yet (every frame is searched afresh); a finder that tracks landmarks, i.e. takes
-each tracked person's region of interest for this frame from the previous frame's landmarks and
-searches the whole frame only on a schedule, plugs in here without touching the loop.
+and **hints**: the previous frame's tracked detections (:class:`TrackHint`). The finders here
+search every frame afresh and ignore the hints; :class:`ehps.inference.track_finder.
+TrackingFinder` follows the hinted people by their landmarks and searches the whole frame only on
+a schedule (the default for tracked videos).
 """
 
 from __future__ import annotations
@@ -98,9 +98,10 @@ class _MediapipeFinder:
     """Shared part of the finders: options and the detector, built on first use."""
 
     def __init__(self, min_score: float = 0.5, max_people: int | None = None,
-                 detector: Any = None) -> None:
+                 detector: Any = None, num_threads: int = 2) -> None:
         self.min_score, self.max_people = min_score, max_people
         self._detector = detector
+        self.num_threads = num_threads
 
     def _build(self) -> Any:
         raise NotImplementedError
@@ -126,7 +127,7 @@ class BoxFinder(_MediapipeFinder):
         from ehps.detection import MediapipeDetector
 
         return MediapipeDetector(min_score=self.min_score, max_people=self.max_people,
-                                 hands=False, face=False)
+                                 hands=False, face=False, num_threads=self.num_threads)
 
     def find(self, image: np.ndarray, given: tuple[np.ndarray, np.ndarray] | None = None,
              hints: Sequence[TrackHint] = ()) -> list[Detection]:
@@ -152,7 +153,8 @@ class LandmarkFinder(_MediapipeFinder):
     def _build(self) -> Any:
         from ehps.detection import MediapipeDetector
 
-        return MediapipeDetector(min_score=self.min_score, max_people=self.max_people)
+        return MediapipeDetector(min_score=self.min_score, max_people=self.max_people,
+                                 num_threads=self.num_threads)
 
     def find(self, image: np.ndarray, given: tuple[np.ndarray, np.ndarray] | None = None,
              hints: Sequence[TrackHint] = ()) -> list[Detection]:
