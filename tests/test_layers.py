@@ -17,9 +17,9 @@ LAYERS: dict[str, int] = {
     "config": 2, "io": 2, "bodymodels": 2, "modeling": 2, "render": 2, "export": 2,
     "detection": 3, "data": 3,
     "evaluation": 4, "losses": 4,
-    "fitting": 5,
+    "fitting": 5, "weights": 5,
     "inference": 6, "training": 6,
-    "cli": 7, "__main__": 8, "__init__": 8,
+    "cli": 7, "serve": 7, "testing": 7, "__main__": 8, "__init__": 8,
 }
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "MissingDependencyError",
     "require",
     "describe_os_error",
+    "os_error_reason",
 ]
 
 
@@ -47,9 +48,14 @@ class EhpsError(Exception):
         if fix:
             text = f"{text.rstrip('. ')}; {fix}" if text else fix
         super().__init__(text)
+        self.text = text
         self.path = None if path is None else str(path)
         self.cause = cause or message
         self.fix = fix
+
+    def __str__(self) -> str:
+        # OSError.__str__ switches to "[Errno N] ..." once errno/filename are set; keep ours
+        return self.text
 
     def one_line(self) -> str:
         """The message on one line (what the command line prints)."""
@@ -113,19 +119,34 @@ _OS_FIXES = {
     "EDQUOT": "free some space or write somewhere else",
     "EACCES": "check the permissions or write somewhere else",
     "EPERM": "check the permissions or write somewhere else",
-    "EROFS": "the filesystem is read-only: write somewhere else",
+    "EROFS": "write somewhere else",
     "ENOTDIR": "a part of the path is a file, not a folder",
     "EISDIR": "the path is a folder, not a file",
     "ENOENT": "check the path",
 }
 
 
+_OS_REASONS = {
+    "EACCES": "permission denied", "EPERM": "permission denied",
+    "EROFS": "read-only file system", "ENOSPC": "no space left on the disk",
+    "EDQUOT": "disk quota exceeded", "ENOTDIR": "a part of the path is a file",
+    "EEXIST": "it exists and is not a folder", "ENAMETOOLONG": "the name is too long",
+}
+
+
+def os_error_reason(exc: OSError) -> str:
+    """A short reason for an :class:`OSError` (``"no space left on the disk"``, ...): the same
+    words wherever ehps reports a failed read or write."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or 0, "")
+    return _OS_REASONS.get(name) or (exc.strerror or str(exc) or type(exc).__name__).lower()
+
+
 def describe_os_error(exc: OSError) -> str:
     """One line for an :class:`OSError`: the path, the reason and the usual fix."""
     import errno
 
-    name = errno.errorcode.get(exc.errno or 0, "")
-    reason = exc.strerror or str(exc) or type(exc).__name__
+    fix = _OS_FIXES.get(errno.errorcode.get(exc.errno or 0, ""))
     where = f"'{exc.filename}': " if exc.filename else ""
-    fix = _OS_FIXES.get(name)
-    return f"{where}{reason}" + (f"; {fix}" if fix else "")
+    return f"{where}{os_error_reason(exc)}" + (f"; {fix}" if fix else "")

@@ -27,9 +27,9 @@ def test_parts_make_one_message():
 
 @pytest.mark.parametrize(("exc", "needles"), [
     (OSError(errno.ENOSPC, "No space left on device", "/out/x.npz"),
-     ["'/out/x.npz'", "No space left", "free some space"]),
+     ["'/out/x.npz'", "no space left on the disk", "free some space"]),
     (PermissionError(errno.EACCES, "Permission denied", "/root/x"),
-     ["'/root/x'", "Permission denied", "permissions"]),
+     ["'/root/x'", "permission denied", "permissions"]),
     (MemoryError(), ["out of memory"]),
     (InputError("first line\nsecond line"), ["first line second line"]),
 ])
@@ -44,4 +44,4 @@ def test_cli_prints_one_line_for_system_failures(monkeypatch, capsys, exc, needl
 
 def test_describe_os_error_without_a_path():
     assert describe_os_error(OSError(errno.EROFS, "Read-only file system")) == (
-        "Read-only file system; the filesystem is read-only: write somewhere else")
+        "read-only file system; write somewhere else")

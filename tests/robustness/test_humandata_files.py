@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ehps.data.humandata import HumanData, write_humandata
+from ehps.data.humandata import HumanData
+from ehps.data.humandata_writer import write_humandata
 from ehps.errors import InputError
 from ehps.testing.crafted import deep_list_pickle, forged_array_pickle, shared_list_bomb
 from ehps.testing.mutations import rezip

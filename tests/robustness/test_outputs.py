@@ -55,7 +55,7 @@ def test_convert_to_a_read_only_filesystem(tmp_path, capsys):
     with _tmpfs(tmp_path / "ro", "1m", readonly=True) as ro:
         rc = main(["convert", str(tmp_path / "x.pth.tar"), str(ro / "out.safetensors")])
         assert_one_line_error(rc, capsys.readouterr().err, "convert", "out.safetensors",
-                              "Read-only file system")
+                              "read-only file system")
 
 
 def test_convert_to_a_full_disk(tmp_path, capsys):
@@ -73,7 +73,7 @@ def test_convert_to_a_full_disk(tmp_path, capsys):
 def test_a_write_that_fills_the_disk_names_the_target_and_leaves_nothing(tmp_path):
     with _tmpfs(tmp_path / "small", "256k") as small:
         target = small / "big.bin"
-        with pytest.raises(OutputError, match="big.bin.*No space left") as info:
+        with pytest.raises(OutputError, match="big.bin.*no space left on the disk") as info:
             atomic_write_bytes(target, np.zeros(1 << 20, np.uint8).tobytes())
         assert isinstance(info.value, OSError)  # callers catching OSError still do
         assert os.listdir(small) == []
@@ -97,7 +97,7 @@ def test_check_writable_cases(tmp_path):
 
 def test_relative_data_root_is_not_doubled(tmp_path, monkeypatch):
     from ehps.data.catalog import find_data_root
-    from ehps.data.humandata import write_humandata
+    from ehps.data.humandata_writer import write_humandata
     from ehps.training.datamodule import humandata_sources
 
     root = tmp_path / "data" / "synth"

@@ -60,7 +60,7 @@ def cache_region(
 
 
 def _cache_one(ann: Annotation, max_box_height: float) -> tuple[np.ndarray, np.ndarray]:
-    from ehps.detection.image import decode_image_file
+    from ehps.io.image import decode_image_file
 
     if not os.path.isfile(ann.image_path):
         raise InputError(f"cannot read image {ann.image_path}: the file does not exist")

@@ -77,7 +77,7 @@ _IDX_144_137 = np.asarray(JOINT_137_IDX)
 
 def read_image(path: str) -> np.ndarray:
     """(H, W, 3) uint8 BGR image (EXIF orientation ignored, as the official loader)."""
-    from ehps.detection.image import decode_image_file
+    from ehps.io.image import decode_image_file
 
     if not os.path.isfile(path):
         raise InputError(f"cannot read image {path}: the file does not exist")

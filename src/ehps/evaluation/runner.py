@@ -61,7 +61,7 @@ def load_image_rgb(path: str) -> np.ndarray:
     Raises:
         InputError: the file is missing or not an image.
     """
-    from ehps.detection.image import decode_image_file
+    from ehps.io.image import decode_image_file
 
     if not Path(path).is_file():
         raise InputError(f"cannot read image {path}: the file does not exist")

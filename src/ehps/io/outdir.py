@@ -17,14 +17,13 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-from ehps.errors import OutputError
+from ehps.errors import OutputError, os_error_reason
 from ehps.io.manifest import MANIFEST_FORMAT, MANIFEST_NAME
 from ehps.utils.io import temp_sibling
 
@@ -46,17 +45,10 @@ RESULT_NAMES: frozenset[str] = frozenset({
 })
 #: Less free space than this on the output disk is refused up front.
 MIN_FREE_BYTES = 16 * 1024 * 1024
-_REASONS = {
-    errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-    errno.EROFS: "read-only file system", errno.ENOSPC: "no space left on the disk",
-    errno.EDQUOT: "disk quota exceeded", errno.ENOTDIR: "a part of the path is a file",
-    errno.EEXIST: "it exists and is not a folder", errno.ENAMETOOLONG: "the name is too long",
-}
-
-
 def reason(exc: OSError) -> str:
-    """A short reason for an OS error (``"read-only file system"``, ...)."""
-    return _REASONS.get(exc.errno or -1) or (exc.strerror or str(exc)).lower()
+    """A short reason for an OS error (``"read-only file system"``, ...; see
+    :func:`ehps.errors.os_error_reason`)."""
+    return os_error_reason(exc)
 
 
 def _file_above(path: Path) -> Path | None:

@@ -60,7 +60,7 @@ def _humandata_content(n: int = 3) -> dict[str, Any]:
 
 
 def humandata_seeds(folder: Path) -> list[Path]:
-    from ehps.data.humandata import write_humandata
+    from ehps.data.humandata_writer import write_humandata
 
     out = []
     for layout in ("flat", "official"):

@@ -97,8 +97,9 @@ def atomic_open(path: PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         if isinstance(exc, OSError) and not isinstance(exc, EhpsError):
-            raise OutputError(path=target, cause=f"cannot be written ({describe_os_error(exc)})"
-                              ) from exc
+            err = OutputError(path=target, cause=f"cannot be written ({describe_os_error(exc)})")
+            err.errno, err.filename = exc.errno, str(target)  # callers may re-word it by errno
+            raise err from exc
         raise
 
 

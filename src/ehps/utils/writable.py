@@ -10,12 +10,13 @@ permission check says nothing about read-only mounts or the root user), and is t
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from ehps.errors import OutputError
+from ehps.errors import OutputError, os_error_reason
 from ehps.utils.untrusted import format_size
 
 __all__ = ["check_writable", "nearest_existing"]
@@ -63,11 +64,10 @@ def check_writable(
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        fix = ("the filesystem is read-only: write somewhere else" if exc.errno == 30
+        fix = ("write somewhere else" if exc.errno == errno.EROFS
                else f"check its permissions or choose another {what} path")
-        raise OutputError(path=p, cause=f"the folder '{anchor}' cannot be written ({reason})",
-                          fix=fix) from exc
+        raise OutputError(path=p, cause=f"the folder '{anchor}' cannot be written "
+                          f"({os_error_reason(exc)})", fix=fix) from exc
     if need_bytes > 0:
         free = shutil.disk_usage(anchor).free
         if free < need_bytes:
