@@ -1,8 +1,9 @@
 """Warm-started, temporal fits of tracked people (video frames).
 
-A tracked person's fit in frame t starts from its own solution in frame t-1 instead of the
-closed-form start, runs a short schedule instead of the full one (:func:`warm_stages`), and adds a
-temporal term that makes the motion smooth by construction:
+A tracked person's fit in frame t reuses what its fit in frame t-1 found (shape, hands, face,
+the L-BFGS curvature memory; the pose too with ``start="previous"``), runs a short schedule
+instead of the full one (:func:`warm_stages`), and can add a temporal term (off by default, see
+:attr:`TemporalFitConfig.weight`):
 
 - **acceleration** of the 55 skeleton joints relative to the pelvis and of the pelvis itself
   (second finite differences over the current and the two previous frames, m/s^2, with the real
@@ -30,7 +31,14 @@ import torch
 
 from ehps.detection.base import PersonLandmarks
 from ehps.fitting.adapters import BodyAdapter, make_adapter
-from ehps.fitting.fitter import HEAD_ROWS, FitConfig, _export, _threads, build_targets
+from ehps.fitting.fitter import (
+    HEAD_ROWS,
+    FitConfig,
+    _export,
+    _threads,
+    build_targets,
+    initialise,
+)
 from ehps.fitting.landmarks import landmark_maps
 from ehps.fitting.objective import LossWeights, Objective
 from ehps.fitting.optimizer import LBFGSMemory, Packer, Stage, batched_lbfgs
@@ -50,14 +58,27 @@ class TemporalFitConfig:
     Attributes:
         iterations: L-BFGS iterations of the main warm stage (skeleton surrogate: pose, camera,
             hands, and the shape while it settles).
+        camera_iterations: iterations of a camera-only stage before it (0: none).
+        recentre: shift the previous solution sideways onto this frame's body points first.
+        extrapolate: continue the previous motion by this factor for the start (0: none).
         face_iterations: iterations of the face stage (exact model), for batches where someone's
             face was found.
         refine_iterations: iterations of a last stage on the exact model (0: none).
         settle_frames: frames of a track during which its shape is still optimised.
-        weight: weight of the temporal term (0: warm start only).
+        weight: weight of the temporal term (0, the default: warm start only). The term is
+            causal (it sees only past frames), so it pulls the fit towards the extrapolation of
+            past estimates, errors included: on synthetic walks it lowers the acceleration of
+            the raw fits but raises PA-MPJPE even at ``accel_sigma=50``
+            (``tests/fitting/test_temporal.py``, ``benchmarks/video_speed.py``), hence off.
         accel_sigma: scale of joint accelerations relative to the pelvis, m/s^2.
         root_accel_sigma: scale of the pelvis acceleration, m/s^2.
         history: past frames used (2: acceleration needs the current and two past frames).
+        start: where the pose starts: ``"landmarks"`` (default; the cold fit's closed-form
+            start from this frame's world landmarks, with the track's shape, hands, face and
+            L-BFGS curvature memory), ``"previous"`` (the previous frame's pose, recentred),
+            or ``"best"`` (per person, whichever of the two fits this frame's body points
+            better). Starting from the previous pose lets errors carry over from frame to frame
+            (measured: PA-MPJPE grows along a synthetic walk); the landmark start does not.
     """
 
     iterations: int = 12
@@ -67,17 +88,21 @@ class TemporalFitConfig:
     face_iterations: int = 6
     refine_iterations: int = 0
     settle_frames: int = 8
-    weight: float = 1.0
+    weight: float = 0.0
     accel_sigma: float = 6.0
     root_accel_sigma: float = 3.0
     history: int = 2
+    start: str = "landmarks"
 
     def __post_init__(self) -> None:
-        for name in ("iterations", "camera_iterations", "face_iterations", "refine_iterations", "settle_frames"):
+        for name in ("iterations", "camera_iterations", "face_iterations", "refine_iterations",
+                     "settle_frames"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.accel_sigma <= 0 or self.root_accel_sigma <= 0 or self.weight < 0:
             raise ValueError("accel_sigma and root_accel_sigma must be > 0, weight >= 0")
+        if self.start not in ("previous", "landmarks", "best"):
+            raise ValueError(f"start must be previous, landmarks or best, got {self.start!r}")
         if self.history not in (1, 2):
             raise ValueError(f"history must be 1 or 2, got {self.history}")
 
@@ -229,6 +254,26 @@ def _recentre(adapter: BodyAdapter, objective: Objective, v: dict[str, torch.Ten
     return v
 
 
+@torch.no_grad()
+def _pose_start(adapter: BodyAdapter, objective: Objective, v: dict[str, torch.Tensor],
+                start: str, use_ik: bool) -> dict[str, torch.Tensor]:
+    """The closed-form start of cold fits (orientation, limb IK from this frame's world
+    landmarks, translation) with the track's shape, hands and face; ``start="best"`` keeps,
+    per person, whichever of it and ``v`` (the previous pose) fits this frame's body points
+    better."""
+    zero = adapter.init_variables(v["transl"].shape[0], v["transl"].dtype, v["transl"].device)
+    rest = {**v, **{k: zero[k] for k in ("global_orient", "body_pose", "transl")}}
+    fresh = initialise(adapter, objective, rest, use_ik=use_ik)
+    if start == "landmarks":
+        return fresh
+    weights = warm_stages(TemporalFitConfig(), False, False, False)[-1].weights
+    loss_prev = objective(v, weights)[0]
+    loss_new = objective(fresh, weights)[0]
+    better = loss_new < loss_prev
+    return {k: torch.where(better.reshape(-1, *([1] * (t.ndim - 1))), fresh[k], t)
+            for k, t in v.items()}
+
+
 def _batch_memory(starts: Sequence[WarmStart], x: torch.Tensor) -> LBFGSMemory | None:
     """The people's carried curvature pairs as one batch (empty slots for people without)."""
     mems = [s.memory for s in starts]
@@ -301,10 +346,12 @@ def _fit_warm(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: 
     v = adapter.variables_from_params([s.params for s in starts], dt, torch.device("cpu"))
     if temporal.extrapolate:
         v = _extrapolate(adapter, starts, v, temporal.extrapolate)
-    if temporal.weight > 0:
-        objective.extra_terms = TemporalTerm(*_past_joints(adapter, starts, dt), temporal)
     if temporal.recentre:
         v = _recentre(adapter, objective, v)
+    if temporal.start != "previous":
+        v = _pose_start(adapter, objective, v, temporal.start, config.limb_ik)
+    if temporal.weight > 0:
+        objective.extra_terms = TemporalTerm(*_past_joints(adapter, starts, dt), temporal)
     shape_free = torch.tensor([s.shape_free for s in starts])
     hands = bool((targets.conf["left_hand"].sum() + targets.conf["right_hand"].sum()) > 0)
     face = bool(targets.conf["face"].sum() > 0)
