@@ -43,7 +43,7 @@ from ehps.inference import Predictor, run_inference
 from ehps.inference.smoothing import mean_acceleration
 
 MODES = ("per_frame", "video")
-_VTEST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "vtest.avi"
+_VTEST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "vtest.avi"
 
 
 def run_mode(video: Path, frames: int, per_frame: bool, predictor: Predictor, out: Path,
@@ -152,15 +152,18 @@ def synthetic_walk(cache: Path, frames: int, body_model: Any) -> Any:
 
 
 def compare(name: str, video: Path, frames: int, predictor: Predictor, search_every: int,
-            quality: Any) -> dict[str, Any]:
+            quality: Any, modes: tuple[str, ...] = MODES) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in MODES:
+        for mode in modes:
             run = run_mode(video, frames, mode == "per_frame", predictor, Path(tmp) / mode,
                            search_every)
             run.update(quality(run))
             run.pop("results")
             out[mode] = run
+    if len(modes) == 1:
+        print(f"\n== {name}: {modes[0]} only:", {k: v for k, v in out[modes[0]].items()})
+        return out
     a, b = out["per_frame"], out["video"]
     out["speedup_per_person_frame"] = a["s_per_person_frame"] / b["s_per_person_frame"]
     out["speedup_fps"] = b["fps"] / a["fps"]
@@ -189,25 +192,35 @@ def main() -> None:
     ap.add_argument("--skip-synth", action="store_true")
     ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "ehps_video_speed"))
     ap.add_argument("--json", default=None)
+    ap.add_argument("--only", choices=MODES, default=None, help="run one mode (tuning)")
+    ap.add_argument("--warm", default="", help="TemporalFitConfig overrides of the video "
+                    "mode, e.g. 'iterations=16,face_iterations=0,start=best'")
     args = ap.parse_args()
+    modes = (args.only,) if args.only else MODES
     if args.quick:
         args.frames, args.synth_frames = 24, 24
     print("modes: per_frame (--per-frame) | video (default)")
     predictor = Predictor.from_pretrained(None)
     # load the detector's models and the body model outside the timings
     predictor.predict([np.zeros((64, 64, 3), np.uint8)])
+    if args.warm:
+        over = dict(kv.split("=", 1) for kv in args.warm.split(","))
+        temporal = predictor.estimator.temporal  # type: ignore[attr-defined]
+        typed = {k: type(getattr(temporal, k))(v) for k, v in over.items()}
+        predictor.estimator.temporal = replace(temporal, **typed)  # type: ignore[attr-defined]
+        print("video mode warm fits:", predictor.estimator.temporal)  # type: ignore[attr-defined]
     report: dict[str, Any] = {}
     if not args.skip_synth:
         walk = synthetic_walk(Path(args.cache), args.synth_frames, predictor.body_model())
         report["synth"] = compare("synthetic walk (3D truth)", walk.path, args.synth_frames,
                                   predictor, args.search_every,
-                                  lambda run: synth_quality(run, walk))
+                                  lambda run: synth_quality(run, walk), modes)
     if not args.skip_vtest:
         from ehps.inference.sources import probe_video
 
         fps = probe_video(args.video).fps or 25.0
         report["vtest"] = compare("vtest", Path(args.video), args.frames, predictor,
-                                  args.search_every, lambda run: vtest_quality(run, fps))
+                                  args.search_every, lambda run: vtest_quality(run, fps), modes)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=float))
 

@@ -92,7 +92,8 @@ def test_temporal_term_is_the_finite_difference_acceleration():
     j2, j1, j0 = (torch.from_numpy(rng.normal(size=(1, 55, 3))) for _ in range(3))
     dt = torch.tensor([[0.04, 0.08]], dtype=torch.float64)
     term = TemporalTerm(torch.stack([j2, j1], 1), dt, torch.tensor([True]),
-                        TemporalFitConfig(accel_sigma=2.0, root_accel_sigma=4.0))
+                        TemporalFitConfig(weight=1.0, accel_sigma=2.0,
+                                          root_accel_sigma=4.0))
     acc = term.acceleration(j0)
     # loop reference: non-uniform second difference
     ref = ((j0 - j1) / 0.08 - (j1 - j2) / 0.04) / 0.06

@@ -73,26 +73,28 @@ class TemporalFitConfig:
         accel_sigma: scale of joint accelerations relative to the pelvis, m/s^2.
         root_accel_sigma: scale of the pelvis acceleration, m/s^2.
         history: past frames used (2: acceleration needs the current and two past frames).
-        start: where the pose starts: ``"landmarks"`` (default; the cold fit's closed-form
-            start from this frame's world landmarks, with the track's shape, hands, face and
-            L-BFGS curvature memory), ``"previous"`` (the previous frame's pose, recentred),
-            or ``"best"`` (per person, whichever of the two fits this frame's body points
-            better). Starting from the previous pose lets errors carry over from frame to frame
-            (measured: PA-MPJPE grows along a synthetic walk); the landmark start does not.
+        start: where the pose starts: ``"landmarks"`` (the cold fit's closed-form start from
+            this frame's world landmarks, with the track's shape, hands, face and L-BFGS
+            curvature memory), ``"previous"`` (the previous frame's pose, recentred), or
+            ``"best"`` (default: per person, whichever of the two fits this frame's body points
+            better). Measured on a rendered walk (``benchmarks/video_speed.py``, 16 frames):
+            ``"landmarks"`` keeps PA-MPJPE (37.8 vs 38.1 mm per-frame) but is jittery (11.8 vs
+            7.3 m/s^2), ``"best"`` with 20 iterations 38.8 mm and 6.4 m/s^2; ``"previous"``
+            alone lets errors carry over from frame to frame.
     """
 
-    iterations: int = 12
+    iterations: int = 20
     camera_iterations: int = 0
     recentre: bool = True
     extrapolate: float = 0.0
-    face_iterations: int = 6
+    face_iterations: int = 3
     refine_iterations: int = 0
     settle_frames: int = 8
     weight: float = 0.0
     accel_sigma: float = 6.0
     root_accel_sigma: float = 3.0
     history: int = 2
-    start: str = "landmarks"
+    start: str = "best"
 
     def __post_init__(self) -> None:
         for name in ("iterations", "camera_iterations", "face_iterations", "refine_iterations",

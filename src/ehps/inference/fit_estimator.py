@@ -95,8 +95,13 @@ class FittingEstimator:
         t1 = time.perf_counter()
         if warm:
             starts = [self._warm_start(inputs[i]) for i in warm]
+            steps: dict[str, float] = {}
             fitted = fit_people_warm(first.image_hw, [inputs[i].payload for i in warm], bm,
-                                     starts, first.k_shared, cfg, self.temporal)
+                                     starts, first.k_shared, cfg, self.temporal, steps)
+            for key, sec in steps.items():
+                if key != "fit":
+                    name = key if key.startswith("warm") else f"warm_{key}"
+                    self.timings[name] = self.timings.get(name, 0.0) + sec
             for i, p in zip(warm, fitted):
                 people[i] = p
         t2 = time.perf_counter()

@@ -95,9 +95,9 @@ def _settings(predictor: Predictor, config: InferConfig, extra: dict[str, Any]) 
         "boxes": os.path.abspath(config.detection.boxes) if config.detection.boxes else None,
         "intrinsics": None if k is None else list(k),
         "smoothing": [sm.enabled, sm.min_cutoff, sm.beta, sm.d_cutoff],
-        # tracked sequences follow people by their landmarks unless --per-frame (recorded
-        # only then, so that per-frame manifests keep their earlier form)
-        **({} if config.tracking.per_frame else
+        # tracked sequences follow people by their landmarks unless --per-frame or --boxes
+        # (recorded only then, so that the other manifests keep their earlier form)
+        **({} if config.tracking.per_frame or config.detection.boxes else
            {"follow_every": config.tracking.search_every}),
         **extra,
     }
