@@ -332,8 +332,8 @@ class MediapipeDetector:
     def _complete(self, pyramid: ImagePyramid, person: _Person, hands: bool | None = None,
                   face: bool | None = None) -> PersonLandmarks:
         pose = person.pose
-        hands = self.hands if hands is None else hands
-        face = self.face if face is None else face
+        use_hands = self.hands if hands is None else hands
+        use_face = self.face if face is None else face
         h, w = pyramid.shape[:2]
         parts: dict[str, np.ndarray | None] = {}
         extras: dict[str, object] = {
@@ -347,30 +347,30 @@ class MediapipeDetector:
         }
         if person.box_index is not None:
             extras["box_index"] = person.box_index
-        hands: dict[str, HandResult] = {}
+        found: dict[str, HandResult] = {}
         for side, (wrist, pinky, index) in _HAND_POINTS.items():
-            if not hands or not pose.visibility[wrist] > _WRIST_VISIBILITY:
+            if not use_hands or not pose.visibility[wrist] > _WRIST_VISIBILITY:
                 continue
             hand = self.hand_landmarker(pyramid, pose.points[wrist, :2], pose.points[pinky, :2],
                                         pose.points[index, :2])
             if hand is not None:
-                hands[side] = hand
-        if len(hands) == 2 and same_hand(hands["left"].points, hands["right"].points):
+                found[side] = hand
+        if len(found) == 2 and same_hand(found["left"].points, found["right"].points):
             # both crops converged on one hand (hands close together): keep the side whose
             # hand wrist is nearer its own pose wrist
-            gap = {side: np.hypot(*(hands[side].points[0, :2] - pose.points[_HAND_POINTS[side][0],
+            gap = {side: np.hypot(*(found[side].points[0, :2] - pose.points[_HAND_POINTS[side][0],
                                                                                :2]))
-                   for side in hands}
-            del hands[max(gap, key=gap.__getitem__)]
+                   for side in found}
+            del found[max(gap, key=gap.__getitem__)]
         for side in _HAND_POINTS:
-            hand = hands.get(side)
+            hand = found.get(side)
             parts[f"{side}_hand_2d"] = None if hand is None else hand.points[:, :2]
             parts[f"{side}_hand_conf"] = (None if hand is None
                                           else np.full(21, hand.score, np.float32))
             if hand is not None:
                 extras[f"{side}_hand_roi"] = hand.roi.as_array()
         parts["face_2d"] = parts["face_conf"] = None
-        if face:
+        if use_face:
             face = self.face_landmarker(pyramid, pose.points[:11, :2])
             if face is not None:
                 parts["face_2d"] = face.points[:, :2]
