@@ -206,7 +206,8 @@ def main() -> None:
     if args.warm:
         over = dict(kv.split("=", 1) for kv in args.warm.split(","))
         temporal = predictor.estimator.temporal  # type: ignore[attr-defined]
-        typed = {k: type(getattr(temporal, k))(v) for k, v in over.items()}
+        typed = {k: (v.lower() in ("1", "true", "yes")) if isinstance(getattr(temporal, k), bool)
+                 else type(getattr(temporal, k))(v) for k, v in over.items()}
         predictor.estimator.temporal = replace(temporal, **typed)  # type: ignore[attr-defined]
         print("video mode warm fits:", predictor.estimator.temporal)  # type: ignore[attr-defined]
     report: dict[str, Any] = {}

@@ -73,6 +73,11 @@ class TemporalFitConfig:
         accel_sigma: scale of joint accelerations relative to the pelvis, m/s^2.
         root_accel_sigma: scale of the pelvis acceleration, m/s^2.
         history: past frames used (2: acceleration needs the current and two past frames).
+        hands: fit the fingers (and the hand points) in warm fits; ``False`` (default) keeps
+            the track's hand poses from its cold fit. With hands fitted in the short warm
+            schedule the rendered walk's body PA-MPJPE rose from 36.3 (per-frame) to 48.1 mm;
+            without, 38.3 mm (``benchmarks/video_speed.py --warm hands=True`` compares). The
+            price: finger motion is not followed within a track.
         start: where the pose starts: ``"landmarks"`` (the cold fit's closed-form start from
             this frame's world landmarks, with the track's shape, hands, face and L-BFGS
             curvature memory), ``"previous"`` (the previous frame's pose, recentred), or
@@ -95,6 +100,7 @@ class TemporalFitConfig:
     root_accel_sigma: float = 3.0
     history: int = 2
     start: str = "best"
+    hands: bool = False
 
     def __post_init__(self) -> None:
         for name in ("iterations", "camera_iterations", "face_iterations", "refine_iterations",
@@ -144,12 +150,16 @@ def warm_stages(temporal: TemporalFitConfig, shape: bool, hands: bool, face: boo
     """
     base = LossWeights()
     cam = ("global_orient", "transl")
+    hands = hands and temporal.hands
     hand_vars = ("left_hand_pose", "right_hand_pose") if hands else ()
     track = (*cam, "body_pose", *hand_vars, *(("shape",) if shape else ()))
+    data = {**base.data, "face": 0.0}
+    if not temporal.hands:
+        data.update(left_hand=0.0, right_hand=0.0)
     stages = [Stage("warm_camera", cam, temporal.camera_iterations,
-                    base.with_(data={**base.data, "face": 0.0}, limb_dirs=10.0), surrogate=True),
+                    base.with_(data=data, limb_dirs=10.0), surrogate=True),
               Stage("warm", track, temporal.iterations,
-                    base.with_(data={**base.data, "face": 0.0}, limb_dirs=10.0), surrogate=True)]
+                    base.with_(data=data, limb_dirs=10.0), surrogate=True)]
     if face and temporal.face_iterations:
         stages.append(Stage(
             "warm_face", ("face", "jaw_pose", ("body_pose", HEAD_ROWS)), temporal.face_iterations,
