@@ -76,7 +76,7 @@ class TemporalFitConfig:
         hands: fit the fingers (and the hand points) in warm fits; ``False`` (default) keeps
             the track's hand poses from its cold fit. With hands fitted in the short warm
             schedule the rendered walk's body PA-MPJPE rose from 36.3 (per-frame) to 48.1 mm;
-            without, 38.3 mm (``benchmarks/video_speed.py --warm hands=True`` compares). The
+            without, 38.7 mm (``benchmarks/video_speed.py --warm hands=True`` compares). The
             price: finger motion is not followed within a track.
         start: where the pose starts: ``"landmarks"`` (the cold fit's closed-form start from
             this frame's world landmarks, with the track's shape, hands, face and L-BFGS
