@@ -100,8 +100,11 @@ def test_infer_embedded_golden(tmp_path, assets_dir, regen_golden):
         shutil.copy(assets_dir / name, tmp_path / name)
         inputs.append(str(tmp_path / name))
     out = tmp_path / "out"
+    # --per-frame: the golden files hold the per-frame path (search + cold fit on every frame);
+    # the default video path (landmark tracking, warm fits) is checked by
+    # tests/inference/test_track_finder.py and tests/fitting/test_temporal.py
     rc = main(["infer", *inputs, "--sequence", "--fps", "10", "--save-mesh", "obj",
-               "--render", "--out", str(out), "--quiet"])
+               "--render", "--out", str(out), "--quiet", "--per-frame"])
     assert rc == 0
     norm = Normaliser({str(tmp_path): "<tmp>"})
     check_golden("infer_embedded", collect_folder(out, norm), regen_golden, pytest.fail)

@@ -237,16 +237,32 @@ class TrackingConfig:
         enabled: track the people of videos (``False``: person index = detection order, no
             smoothing).
         max_misses: frames a track survives without a detection.
+        per_frame: treat a tracked sequence's frames like unrelated photos: search every frame
+            for people and fit every person from a cold start (the behaviour before landmark
+            tracking and warm-started fits; for comparison). ``False`` (default): tracked people
+            are followed by their landmarks (:mod:`ehps.inference.track_finder`), the whole
+            frame is searched only every ``search_every`` frames and when someone is lost, and
+            estimators that can (the embedded fit) start from each track's previous estimate.
+        search_every: frames between two full person searches when following landmarks.
     """
 
     enabled: bool = field(default=True, metadata=flag(
         "--no-track", invert=True,
         help="videos: no tracking (person index = detection order; no smoothing)"))
     max_misses: int = 15
+    per_frame: bool = field(default=False, metadata=flag(
+        "--per-frame",
+        help="videos: detect every frame afresh and fit every person from a cold start (slow; "
+             "the behaviour before landmark tracking and warm-started fits)"))
+    search_every: int = field(default=8, metadata=flag(
+        "--search-every",
+        help="videos: frames between two full person searches while people are followed by "
+             "their landmarks (default 8; 1 searches every frame)"))
 
     def __post_init__(self) -> None:
         if self.max_misses < 0:
             raise InputError(f"tracking.max_misses must be >= 0, got {self.max_misses}")
+        _at_least_one("tracking.search_every (--search-every)", self.search_every)
 
 
 @dataclass

@@ -48,7 +48,7 @@ from ehps.detection.person_search import (
     SearchConfig,
 )
 from ehps.detection.pose_detector import PoseDetector, roi_from_detection
-from ehps.detection.roi import ImagePyramid, Roi
+from ehps.detection.roi import ImagePyramid, Roi, as_pyramid
 from ehps.detection.search import (
     SEARCH_MODES,
 )
@@ -198,6 +198,30 @@ class MediapipeDetector(PersonSearch):
         return (np.asarray(boxes, np.float32).reshape(-1, 4),
                 np.asarray([p.score for p in people], np.float32))
 
+    # ------------------------------------------------- pieces for landmark tracking (video)
+
+    def search_people(self, image: np.ndarray | ImagePyramid
+                      ) -> list[tuple[PoseResult, float, float]]:
+        """The person search alone (steps 1-3 of the module docstring, ``max_people`` applied):
+        ``(pose landmarks, score, detector score)`` per person, highest score first."""
+        return [(p.pose, p.score, p.det_score) for p in self._find_people(as_pyramid(image))]
+
+    def pose_in_roi(self, image: np.ndarray | ImagePyramid, roi: Roi) -> PoseResult | None:
+        """Pose landmarks in a region (mediapipe's tracking path: the region comes from the
+        previous frame's landmarks); ``None`` when the pose presence is not above
+        ``min_presence``."""
+        if not usable_roi(roi):
+            return None
+        pose = self.pose_landmarker(as_pyramid(image), roi)
+        return pose if pose.score > self.min_presence else None
+
+    def complete(self, image: np.ndarray | ImagePyramid, pose: PoseResult, score: float,
+                 det_score: float = 1.0, *, hands: bool | None = None,
+                 face: bool | None = None) -> PersonLandmarks:
+        """A person whose pose landmarks are known: hands and face (step 4; ``hands`` /
+        ``face`` override the detector's settings for this person) and the person box."""
+        return self._complete(as_pyramid(image), Candidate(pose, det_score, score), hands, face)
+
     # ------------------------------------------------------------------------- internals
 
     @staticmethod
@@ -260,8 +284,11 @@ class MediapipeDetector(PersonSearch):
                 out.append(Candidate(best[1], 1.0, best[1].score, box_index=i))
         return out
 
-    def _complete(self, pyramid: ImagePyramid, person: Candidate) -> PersonLandmarks:
+    def _complete(self, pyramid: ImagePyramid, person: Candidate, hands: bool | None = None,
+                  face: bool | None = None) -> PersonLandmarks:
         pose = person.pose
+        use_hands = self.hands if hands is None else hands
+        use_face = self.face if face is None else face
         h, w = pyramid.shape[:2]
         parts: dict[str, np.ndarray | None] = {}
         extras: dict[str, object] = {
@@ -275,30 +302,30 @@ class MediapipeDetector(PersonSearch):
         }
         if person.box_index is not None:
             extras["box_index"] = person.box_index
-        hands: dict[str, HandResult] = {}
+        found: dict[str, HandResult] = {}
         for side, (wrist, pinky, index) in _HAND_POINTS.items():
-            if not self.hands or not pose.visibility[wrist] > _WRIST_VISIBILITY:
+            if not use_hands or not pose.visibility[wrist] > _WRIST_VISIBILITY:
                 continue
             hand = self.hand_landmarker(pyramid, pose.points[wrist, :2], pose.points[pinky, :2],
                                         pose.points[index, :2])
             if hand is not None:
-                hands[side] = hand
-        if len(hands) == 2 and same_hand(hands["left"].points, hands["right"].points):
+                found[side] = hand
+        if len(found) == 2 and same_hand(found["left"].points, found["right"].points):
             # both crops converged on one hand (hands close together): keep the side whose
             # hand wrist is nearer its own pose wrist
-            gap = {side: np.hypot(*(hands[side].points[0, :2] - pose.points[_HAND_POINTS[side][0],
+            gap = {side: np.hypot(*(found[side].points[0, :2] - pose.points[_HAND_POINTS[side][0],
                                                                                :2]))
-                   for side in hands}
-            del hands[max(gap, key=gap.__getitem__)]
+                   for side in found}
+            del found[max(gap, key=gap.__getitem__)]
         for side in _HAND_POINTS:
-            hand = hands.get(side)
+            hand = found.get(side)
             parts[f"{side}_hand_2d"] = None if hand is None else hand.points[:, :2]
             parts[f"{side}_hand_conf"] = (None if hand is None
                                           else np.full(21, hand.score, np.float32))
             if hand is not None:
                 extras[f"{side}_hand_roi"] = hand.roi.as_array()
         parts["face_2d"] = parts["face_conf"] = None
-        if self.face:
+        if use_face:
             face = self.face_landmarker(pyramid, pose.points[:11, :2])
             if face is not None:
                 parts["face_2d"] = face.points[:, :2]

@@ -148,6 +148,40 @@ class BodyAdapter:
     def _model_params(self, v: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    # -- import (warm starts) -------------------------------------------------------------
+    def variables_from_params(self, params: list[dict[str, Any]], dtype: torch.dtype,
+                              device: torch.device) -> dict[str, torch.Tensor]:
+        """The fit variables that :meth:`export_params` turns into ``params`` (one dict per
+        person, in its layout; missing keys keep their initial values). Exact inverse for
+        values inside the variables' ranges (exported shape and face values are clamped)."""
+        v = self.init_variables(len(params), dtype, device)
+        for i, p in enumerate(params):
+            for key, rows in (("global_orient", 3), ("transl", 3), ("body_pose", 63),
+                              ("jaw_pose", 3)):
+                if key in p and (key != "jaw_pose" or self.has_jaw):
+                    v[key][i] = _row(p[key], rows, v[key])
+            if "left_hand_pose" in p and "right_hand_pose" in p:
+                lh, rh = (_row(p[k], 45, v[k]) for k in ("left_hand_pose", "right_hand_pose"))
+                v["left_hand_pose"][i], v["right_hand_pose"][i] = self._flat_hands(lh, rh)
+            for key, value in self._model_variables(p).items():
+                v[key][i] = _row(value, v[key].shape[1], v[key])
+        return v
+
+    def _flat_hands(self, lh: torch.Tensor, rh: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inverse of :meth:`hand_params` for one person's (15, 3) hands."""
+        return lh, rh
+
+    def _model_variables(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``shape`` / ``face`` values of one person's exported parameters."""
+        raise NotImplementedError
+
+
+def _row(value: Any, size: int, like: torch.Tensor) -> torch.Tensor:
+    """``value`` as a tensor of ``like``'s per-person shape (the first ``size`` numbers)."""
+    flat = torch.as_tensor(np.asarray(value, np.float32).reshape(-1)[:size], dtype=like.dtype,
+                           device=like.device)
+    return flat.reshape(like.shape[1:])
+
 
 class AnnyAdapter(BodyAdapter):
     """Anny: shape = 6 phenotype values, face = 52 facial actions (jaw via ``jawOpen``)."""
@@ -242,6 +276,14 @@ class AnnyAdapter(BodyAdapter):
             "facial_actions": v["face"].clamp(0.0, 1.0).reshape(b, 1, -1),
         }
 
+    def _model_variables(self, params: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        if "phenotype" in params:
+            out["shape"] = params["phenotype"]
+        if "facial_actions" in params and self.num_facial:
+            out["face"] = params["facial_actions"]
+        return out
+
 
 class SMPLXAdapter(BodyAdapter):
     """SMPL-X: shape = betas, face = expression + jaw pose. Hand poses are optimised in the flat
@@ -270,6 +312,16 @@ class SMPLXAdapter(BodyAdapter):
             return lh, rh
         ml, mr = (torch.as_tensor(m, dtype=lh.dtype, device=lh.device) for m in self._hand_means)
         return lh - ml.reshape(15, 3), rh - mr.reshape(15, 3)
+
+    def _flat_hands(self, lh: torch.Tensor, rh: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._hand_means is None:
+            return lh, rh
+        ml, mr = (torch.as_tensor(m, dtype=lh.dtype, device=lh.device) for m in self._hand_means)
+        return lh + ml.reshape(15, 3), rh + mr.reshape(15, 3)
+
+    def _model_variables(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {k: params[src] for k, src in (("shape", "betas"), ("face", "expression"))
+                if src in params}
 
     def model_inputs(self, v: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         lh, rh = self.hand_params(v)

@@ -8,6 +8,7 @@ units of "1 % of the part's size squared". Angles in radians; metres elsewhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -199,6 +200,10 @@ class Objective:
         torso = torch.zeros(33, dtype=dt, device=dev)
         torso[list(_TORSO_POINTS)] = 1.0
         self.torso_mask = torso
+        #: optional ``extra_terms(v, joints (B, >=55, 3)) -> {name: (B,)}`` added to the loss
+        #: (the temporal term of video fits, :mod:`ehps.fitting.temporal`)
+        self.extra_terms: Callable[[dict[str, torch.Tensor], torch.Tensor],
+                                   dict[str, torch.Tensor]] | None = None
 
     def keypoints(self, output: BodyModelOutput) -> dict[str, torch.Tensor]:
         """part -> (B, Nt, 3) model points in the camera frame."""
@@ -255,6 +260,8 @@ class Objective:
         terms["face"] = weights.face * self.adapter.face_prior(v)
         if weights.penetration > 0:
             terms["penetration"] = weights.penetration * self_penetration_penalty(joints)
+        if self.extra_terms is not None:
+            terms.update(self.extra_terms(v, joints))
         total = torch.stack(list(terms.values()), 0).sum(0)
         return total, terms
 

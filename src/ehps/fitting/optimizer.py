@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Packer", "batched_lbfgs", "Stage", "LBFGSResult"]
+__all__ = ["Packer", "batched_lbfgs", "Stage", "LBFGSResult", "LBFGSMemory"]
 
 
 class Packer:
@@ -76,12 +76,30 @@ class Packer:
 
 
 @dataclass
+class LBFGSMemory:
+    """The curvature pairs of a finished run, oldest first: ``s`` and ``y`` (H, B, P) (zero rows
+    for empty slots) and the initial Hessian scale ``gamma`` (B,). Passed to the next run on a
+    similar problem (the next video frame), it lets L-BFGS take quasi-Newton steps from the
+    first iteration."""
+
+    s: torch.Tensor
+    y: torch.Tensor
+    gamma: torch.Tensor
+
+    def take(self, rows: torch.Tensor) -> LBFGSMemory:
+        """The memory of some people (index tensor into the batch)."""
+        return LBFGSMemory(self.s[:, rows], self.y[:, rows], self.gamma[rows])
+
+
+@dataclass
 class LBFGSResult:
-    """Final point (B, P), per-person loss (B,), number of function evaluations."""
+    """Final point (B, P), per-person loss (B,), number of function evaluations, and the
+    curvature memory at the end."""
 
     x: torch.Tensor
     loss: torch.Tensor
     evaluations: int
+    memory: LBFGSMemory | None = None
 
 
 def _value_and_grad(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
@@ -102,6 +120,7 @@ def batched_lbfgs(
     max_backtracks: int = 6,
     first_step: float = 0.05,
     armijo: float = 1e-4,
+    memory: LBFGSMemory | None = None,
 ) -> LBFGSResult:
     """Minimise B independent problems ``fn(x)[b]`` over the rows of x, jointly evaluated.
 
@@ -115,6 +134,9 @@ def batched_lbfgs(
         max_backtracks: step halvings (x0.25) before a person gives up the iteration.
         first_step: length of the first (steepest-descent) step in the packed units.
         armijo: sufficient-decrease constant.
+        memory: curvature pairs of an earlier run to start from (their frozen entries are
+            dropped; pairs without positive curvature left are ignored); ``None``: start with
+            a steepest-descent step.
 
     Returns:
         :class:`LBFGSResult`.
@@ -128,6 +150,16 @@ def batched_lbfgs(
     rho_hist = torch.zeros(history, b, dtype=x.dtype, device=x.device)  # 0 = empty slot
     gamma = torch.ones(b, dtype=x.dtype, device=x.device)  # initial Hessian scale per person
     head = 0
+    if memory is not None and memory.s.shape[0] and memory.s.shape[1:] == (b, p):
+        k = min(history, memory.s.shape[0])
+        ms, my = memory.s[-k:] * mask, memory.y[-k:] * mask  # oldest first
+        sy = (ms * my).sum(-1)
+        ok = sy > 1e-10
+        s_hist[:k] = torch.where(ok[..., None], ms, torch.zeros_like(ms))
+        y_hist[:k] = torch.where(ok[..., None], my, torch.zeros_like(my))
+        rho_hist[:k] = torch.where(ok, 1.0 / sy.clamp_min(1e-10), torch.zeros_like(sy))
+        gamma = memory.gamma.to(x.dtype).clone()
+        head = k % history
     for _ in range(iterations):
         fresh = (rho_hist > 0).sum(0) == 0
         d = _two_loop(g, s_hist, y_hist, rho_hist, gamma, head, history)
@@ -165,7 +197,12 @@ def batched_lbfgs(
         gamma = torch.where(accepted, gamma, torch.ones_like(gamma))
         head = (head + 1) % history
         x, f, g = x_new, f_new, g_new
-    return LBFGSResult(x=x, loss=f, evaluations=evals)
+    order = [(head + i) % history for i in range(history)]  # oldest first
+    kept = rho_hist[order] > 0
+    mem = LBFGSMemory(torch.where(kept[..., None], s_hist[order], torch.zeros_like(s_hist)),
+                      torch.where(kept[..., None], y_hist[order], torch.zeros_like(y_hist)),
+                      gamma)
+    return LBFGSResult(x=x, loss=f, evaluations=evals, memory=mem)
 
 
 def _two_loop(g: torch.Tensor, s_hist: torch.Tensor, y_hist: torch.Tensor,

@@ -8,10 +8,10 @@ make_finder`), because estimators need different things from the image:
 - :class:`LandmarkFinder` (the embedded fit): every person's whole-body landmarks.
 
 Both take, per frame, optional **given boxes** (``--boxes``: used instead of the person search)
-and **hints**: the previous frame's tracked detections (:class:`TrackHint`). The finders here do
-not use the hints yet (every frame is searched afresh); a finder that tracks landmarks, i.e. takes
-each tracked person's region of interest for this frame from the previous frame's landmarks and
-searches the whole frame only on a schedule, plugs in here without touching the loop.
+and **hints**: the previous frame's tracked detections (:class:`TrackHint`). The finders here
+search every frame afresh and ignore the hints; :class:`ehps.inference.track_finder.
+TrackingFinder` follows the hinted people by their landmarks and searches the whole frame only on
+a schedule (the default for tracked videos).
 """
 
 from __future__ import annotations
@@ -102,11 +102,12 @@ class _MediapipeFinder:
     """
 
     def __init__(self, min_score: float = 0.5, max_people: int | None = None,
-                 detector: Any = None, *, search: str = "auto",
+                 detector: Any = None, num_threads: int = 2, *, search: str = "auto",
                  search_preset: str = "default") -> None:
         self.min_score, self.max_people = min_score, max_people
         self.search, self.search_preset = search, search_preset
         self._detector = detector
+        self.num_threads = num_threads
 
     def _build(self) -> Any:
         raise NotImplementedError
@@ -116,7 +117,7 @@ class _MediapipeFinder:
 
         config = SearchConfig.baseline() if self.search_preset == "baseline" else SearchConfig()
         return {"min_score": self.min_score, "max_people": self.max_people,
-                "search": self.search, "search_config": config}
+                "search": self.search, "search_config": config, "num_threads": self.num_threads}
 
     @property
     def detector(self) -> Any:

@@ -24,10 +24,11 @@ The contract, in the order the loop uses it:
 4. :meth:`Estimator.relocate` moves a person to a new shared-camera translation (after temporal
    smoothing), keeping its own camera's ``transl`` consistent.
 
-Seams for video speed-ups (no behaviour yet, see the docs' "where to change what"):
-:attr:`PersonInput.context` carries a tracked person's previous raw estimate (warm starts,
-temporal terms), and the detect stage receives the previous frame's tracked detections as
-``hints`` (landmark tracking instead of detection on every frame).
+Video: :attr:`PersonInput.context` carries a tracked person's previous raw estimates (the
+embedded fit starts from them and adds a temporal term, :mod:`ehps.fitting.temporal`; networks
+ignore them), and the detect stage receives the previous frame's tracked detections as ``hints``
+(landmark tracking instead of detection on every frame, :mod:`ehps.inference.track_finder`).
+Both are off with ``tracking.per_frame`` (``--per-frame``).
 """
 
 from __future__ import annotations
@@ -52,10 +53,14 @@ __all__ = [
     "normalize_params",
     "pose_people",
     "POSE_CHUNK",
+    "CONTEXT_HISTORY",
 ]
 
 #: People per body-model forward in :func:`pose_people`.
 POSE_CHUNK = 64
+
+#: Past raw estimates a :class:`TrackContext` keeps (temporal terms need the last two).
+CONTEXT_HISTORY = 3
 
 
 @dataclass
@@ -67,11 +72,16 @@ class TrackContext:
         frame_index: the frame of ``previous``.
         previous: the track's last raw (unsmoothed) estimate, parameters in the shapes of
             :class:`~ehps.structures.PersonEstimate` (a copy: changing it changes nothing else).
+        past: ``(time_s, params)`` of the track's last few raw estimates (at most
+            :data:`CONTEXT_HISTORY`), oldest first, ending with ``previous``'s.
+        frames: how many frames of the track were estimated in a row so far.
     """
 
     track_id: int
     frame_index: int
     previous: PersonEstimate
+    past: tuple[tuple[float, dict[str, np.ndarray]], ...] = ()
+    frames: int = 1
 
 
 @dataclass
@@ -87,6 +97,7 @@ class PersonInput:
             crop, the fit's landmarks); opaque to the loop.
         track_id: the person's track, when tracked.
         context: the track's previous estimate (see :class:`TrackContext`), when there is one.
+        time_s: the frame's time, seconds (video timestamp; images: ``index / fps``).
     """
 
     frame_index: int
@@ -96,6 +107,7 @@ class PersonInput:
     payload: Any = None
     track_id: int | None = None
     context: TrackContext | None = None
+    time_s: float = 0.0
 
 
 @runtime_checkable

@@ -3,6 +3,11 @@ whole-body landmarks (mediapipe 0.10.21's bundled models, found by the detect st
 a body model to them (:func:`ehps.fitting.fit_people`), one frame per call, batched over the
 frame's people. It needs no weights and runs on the CPU. The fit's camera is the frame's shared
 camera, so ``transl_full`` is ``transl``.
+
+Tracked people with a context (:attr:`~ehps.inference.estimators.PersonInput.context`: videos
+unless ``--per-frame``) are fitted warm: from their previous raw estimate, with a short schedule
+and a temporal term (:func:`ehps.fitting.temporal.fit_people_warm`); the others (new tracks,
+photos) get the full cold fit. Both kinds of a frame are fitted in one call each.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 import torch
 
 from ehps.fitting.estimator import EmbeddedEstimator
+from ehps.fitting.temporal import TemporalFitConfig, WarmStart, fit_people_warm
 from ehps.geometry.camera import Intrinsics
 from ehps.inference.detect import Detection, LandmarkFinder
 from ehps.inference.estimators import PersonInput, normalize_params
@@ -41,11 +47,14 @@ class FittingEstimator:
 
     def __init__(self, body_model: str | Any = "anny", fit_config: Any = None,
                  smplx_path: str | None = None, detector: Any = None,
-                 embedded: EmbeddedEstimator | None = None) -> None:
+                 embedded: EmbeddedEstimator | None = None,
+                 temporal: TemporalFitConfig | None = None) -> None:
         self.embedded = embedded or EmbeddedEstimator(body_model=body_model, detector=detector,
                                                       fit_config=fit_config,
                                                       smplx_path=smplx_path)
         self._detector = detector
+        #: the warm fits' schedule and temporal term (people with a track context)
+        self.temporal = temporal or TemporalFitConfig()
         self.device = torch.device("cpu")
         self.timings: dict[str, float] = {}
 
@@ -76,17 +85,47 @@ class FittingEstimator:
             return []
         t0 = time.perf_counter()
         first = inputs[0]
-        steps: dict[str, float] = {}
-        people = fit_people(first.image_hw, [inp.payload for inp in inputs],
-                            self.embedded.body_model, first.k_shared, self.embedded.fit_config,
-                            steps, meshes=False)
+        bm, cfg = self.embedded.body_model, self.embedded.fit_config
+        warm = [i for i, inp in enumerate(inputs) if inp.context is not None]
+        cold = [i for i, inp in enumerate(inputs) if inp.context is None]
+        people: list[PersonEstimate | None] = [None] * len(inputs)
+        if cold:
+            fitted = fit_people(first.image_hw, [inputs[i].payload for i in cold], bm,
+                                first.k_shared, cfg, {}, meshes=False)
+            for i, p in zip(cold, fitted):
+                people[i] = p
+        t1 = time.perf_counter()
+        if warm:
+            starts = [self._warm_start(inputs[i]) for i in warm]
+            steps: dict[str, float] = {}
+            fitted = fit_people_warm(first.image_hw, [inputs[i].payload for i in warm], bm,
+                                     starts, first.k_shared, cfg, self.temporal, steps)
+            for key, sec in steps.items():
+                if key != "fit":
+                    name = key if key.startswith("warm") else f"warm_{key}"
+                    self.timings[name] = self.timings.get(name, 0.0) + sec
+            for i, p in zip(warm, fitted):
+                people[i] = p
+        t2 = time.perf_counter()
         for person, inp in zip(people, inputs):
+            assert person is not None
             person.params = normalize_params(person.params)
             person.transl_full = person.params["transl"].reshape(3).copy()
             person.track_id = inp.track_id
             person.extras["landmarks"] = inp.payload
-        self.timings["fit"] = self.timings.get("fit", 0.0) + time.perf_counter() - t0
-        return people
+        for key, sec in (("fit_cold", t1 - t0), ("fit_warm", t2 - t1),
+                         ("fit", time.perf_counter() - t0)):
+            self.timings[key] = self.timings.get(key, 0.0) + sec
+        return [p for p in people if p is not None]
+
+    def _warm_start(self, inp: PersonInput) -> WarmStart:
+        """Where a tracked person's fit starts (its context's raw estimates)."""
+        ctx = inp.context
+        assert ctx is not None
+        past = list(ctx.past) or [(inp.time_s - 1.0, ctx.previous.params)]
+        memory = ctx.previous.extras.get("lbfgs_memory")
+        return WarmStart(params=ctx.previous.params, past=past, time_s=inp.time_s,
+                         shape_free=ctx.frames < self.temporal.settle_frames, memory=memory)
 
     def relocate(self, person: PersonEstimate, transl_full: np.ndarray,
                  k_shared: Intrinsics) -> None:

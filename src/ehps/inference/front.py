@@ -141,6 +141,8 @@ class FrontStages:
         except EhpsError as exc:
             return FrameTask(frame, error=f"{frame.source}: {exc}")
         task.inputs = [inp for inp in prepared if inp is not None]
+        for inp in task.inputs:
+            inp.time_s = float(frame.time_s)
         self._track(task, task.boxes)
         return task
 

@@ -38,7 +38,13 @@ import numpy as np
 
 from ehps.errors import EhpsError
 from ehps.inference.camera import person_intrinsics
-from ehps.inference.estimators import Estimator, PersonInput, TrackContext, pose_people
+from ehps.inference.estimators import (
+    CONTEXT_HISTORY,
+    Estimator,
+    PersonInput,
+    TrackContext,
+    pose_people,
+)
 from ehps.inference.front import FrameTask, FrontStages, SequenceStats, Sink, tick
 from ehps.inference.smoothing import TrackSmoothers
 from ehps.inference.sources import Frame
@@ -68,6 +74,9 @@ class BackStages:
             :class:`~ehps.structures.FrameResult` (people with meshes and ``extras``), after it
             was handed to the sink.
         max_gap: frames after which an unseen track's context is forgotten.
+        contexts: give tracked people their track's earlier estimates
+            (:attr:`PersonInput.context <ehps.inference.estimators.PersonInput.context>`, warm
+            starts); ``False``: every frame is estimated as if alone (``--per-frame``).
     """
 
     def __init__(self, estimator: Estimator, sink: Sink, stats: SequenceStats, *,
@@ -76,7 +85,7 @@ class BackStages:
                  faces: np.ndarray | None = None, pose_batch: int = 64,
                  on_frame: Callable[[int, int, bool], None] | None = None,
                  on_result: Callable[[FrameResult], None] | None = None,
-                 max_gap: int = 16) -> None:
+                 max_gap: int = 16, contexts: bool = True) -> None:
         self.estimator, self.sink, self.stats = estimator, sink, stats
         self.smoother, self.render, self.faces = smoother, render, faces
         self.pose_batch = max(pose_batch, estimator.batch_size if not
@@ -85,6 +94,7 @@ class BackStages:
         self.pending: list[FrameTask] = []
         self.queue: list[PersonInput] = []
         self.memory: dict[int, TrackContext] = {}
+        self.contexts = contexts
 
     # ------------------------------------------------------------------------------ input
     def push(self, task: FrameTask) -> None:
@@ -110,17 +120,26 @@ class BackStages:
     # ------------------------------------------------------------------------- estimation
     def _contexts(self, inputs: list[PersonInput]) -> None:
         for inp in inputs:
-            ctx = self.memory.get(inp.track_id) if inp.track_id is not None else None
+            ctx = (self.memory.get(inp.track_id) if inp.track_id is not None and self.contexts
+                   else None)
             if ctx is not None and inp.frame_index - ctx.frame_index > self.max_gap:
                 del self.memory[ctx.track_id]
                 ctx = None
             inp.context = ctx
 
     def _remember(self, inputs: list[PersonInput], people: list[PersonEstimate]) -> None:
+        if not self.contexts:
+            return
         for inp, p in zip(inputs, people):
-            if inp.track_id is not None:
-                raw = dataclasses.replace(p, params=dict(p.params))
-                self.memory[inp.track_id] = TrackContext(inp.track_id, inp.frame_index, raw)
+            if inp.track_id is None:
+                continue
+            raw = dataclasses.replace(p, params=dict(p.params))
+            old = self.memory.get(inp.track_id)
+            chained = old is not None and inp.frame_index - old.frame_index <= self.max_gap
+            past = (old.past if chained and old is not None else ()) + ((inp.time_s, raw.params),)
+            frames = old.frames + 1 if chained and old is not None else 1
+            self.memory[inp.track_id] = TrackContext(inp.track_id, inp.frame_index, raw,
+                                                     past[-CONTEXT_HISTORY:], frames)
 
     def _estimate_frames(self, tasks: list[FrameTask]) -> None:
         """Each task's people in one call (a failing frame fails alone)."""

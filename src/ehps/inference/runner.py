@@ -27,9 +27,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ehps.config.infer import InferConfig
+from ehps.config.infer import InferConfig, TrackingConfig
 from ehps.errors import InputError
 from ehps.geometry.camera import Intrinsics
+from ehps.inference.detect import PeopleFinder
 from ehps.inference.front import FrontStages, SequenceStats
 from ehps.inference.loop import BackStages, StageLoop
 from ehps.inference.predictor import Predictor
@@ -61,7 +62,7 @@ from ehps.utils.io import atomic_write_json
 from ehps.utils.progress import progress_bar
 
 __all__ = ["ProgressEvent", "SequenceReport", "InferReport", "SequenceRun", "run_inference",
-           "EXIT_FAILURES"]
+           "EXIT_FAILURES", "video_finder"]
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,10 @@ def _settings(predictor: Predictor, config: InferConfig, extra: dict[str, Any]) 
         "boxes": os.path.abspath(config.detection.boxes) if config.detection.boxes else None,
         "intrinsics": None if k is None else list(k),
         "smoothing": [sm.enabled, sm.min_cutoff, sm.beta, sm.d_cutoff],
+        # tracked sequences follow people by their landmarks unless --per-frame or --boxes
+        # (recorded only then, so that the other manifests keep their earlier form)
+        **({} if config.tracking.per_frame or config.detection.boxes else
+           {"follow_every": config.tracking.search_every}),
         **extra,
     }
 
@@ -131,8 +136,10 @@ class SequenceRun:
         k = Intrinsics(*config.input.intrinsics) if config.input.intrinsics else None
         max_misses = config.tracking.max_misses
         smooth = config.smoothing
+        follow = tracked and not config.tracking.per_frame
         front = FrontStages(
-            est, predictor.finder, camera=lambda f: k,
+            est, video_finder(predictor.finder, config.tracking) if follow else predictor.finder,
+            camera=lambda f: k,
             given_boxes=None if boxes is None else lambda f: _lookup(boxes, f),
             tracker=IoUTracker(max_misses=max_misses) if tracked else None,
             timings=stats.timings)
@@ -146,7 +153,8 @@ class SequenceRun:
             smoother=(TrackSmoothers(smooth.min_cutoff, smooth.beta, smooth.d_cutoff,
                                      max_misses + 1) if tracked and smooth.enabled else None),
             render=render, faces=faces, pose_batch=config.estimator.pose_batch,
-            on_frame=self._on_frame, on_result=on_result, max_gap=max_misses + 1)
+            on_frame=self._on_frame, on_result=on_result, max_gap=max_misses + 1,
+            contexts=follow)
         self.loop = StageLoop(front, back, self.writer)
         self.name, self.total, self.progress = name, total, progress
         self.bar = progress_bar(total, name, "frame", config.progress)
@@ -182,6 +190,22 @@ class SequenceRun:
                 stats.tracks = len(self.writer.tracks.rows)
             report.failures.extend(stats.failures)
         return self.report
+
+
+def video_finder(finder: PeopleFinder, tracking: TrackingConfig) -> PeopleFinder:
+    """The detect stage of one tracked sequence: ``finder`` (a landmark or box finder) wrapped
+    in a fresh :class:`~ehps.inference.track_finder.TrackingFinder` (people followed by their
+    landmarks, the whole frame searched every ``tracking.search_every`` frames); other finders
+    are used as they are."""
+    from ehps.detection.landmark_tracking import TrackingSchedule
+    from ehps.inference.detect import BoxFinder, LandmarkFinder
+    from ehps.inference.track_finder import TrackingFinder
+
+    if isinstance(finder, TrackingFinder):
+        return finder.for_sequence(True)
+    if not isinstance(finder, (LandmarkFinder, BoxFinder)):
+        return finder
+    return TrackingFinder(finder, TrackingSchedule(search_every=tracking.search_every))
 
 
 def _lookup(boxes: BoxesTable, frame: Frame) -> Any:
