@@ -2,7 +2,8 @@
 # Create (or update) the ehps virtual environment in ./.venv and install ehps into it.
 #
 #   ./setup.sh          runtime: ehps with the embedded defaults (Anny + mediapipe 0.10.21), video, export
-#   ./setup.sh --dev    the same plus the test tools (pytest, ruff, the smplx reference)
+#   ./setup.sh --dev    the same plus the test tools (pytest, ruff, the smplx reference, and with
+#                       npm the Khronos glTF-Validator and three.js in tools/node/node_modules)
 #
 # Environment: PYTHON (interpreter to create the venv with, default python3),
 #              EHPS_VENV (venv path, default ./.venv).
@@ -65,5 +66,20 @@ fi
 # 3. ehps itself (editable, so the checkout is what runs).
 log "installing ehps[$extras]"
 quiet_pip install -q -e "$here[$extras]"
+
+# 4. --dev: JavaScript test tools from the npm registry (pinned in tools/node/package-lock.json):
+#    the glTF-Validator that checks the animated GLB exports, and three.js for the browser
+#    playback check. Installed here, never at test time; skipped (with a note) without npm.
+if [ "$extras" = "dev" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    if [ ! -d "$here/tools/node/node_modules/gltf-validator" ] || \
+       [ ! -d "$here/tools/node/node_modules/three" ]; then
+      log "installing the glTF-Validator and three.js (npm ci in tools/node)"
+      (cd "$here/tools/node" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    fi
+  else
+    log "npm not found: the glTF-Validator checks of the animation exports will be skipped"
+  fi
+fi
 
 log "done: $("$venv/bin/ehps" --version)"

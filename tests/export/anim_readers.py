@@ -1,0 +1,254 @@
+"""Independent readers of the animation files ehps writes, for the exactness tests.
+
+Nothing here imports ehps: the GLB is read with pygltflib and decoded by hand (accessors, sparse
+accessors, animation samplers), the BVH by a small parser, and both are evaluated with forward
+kinematics written here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_DTYPES = {5120: np.int8, 5121: np.uint8, 5122: np.int16, 5123: np.uint16, 5125: np.uint32,
+           5126: np.float32}
+_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
+
+
+# ------------------------------------------------------------------------------------- GLB
+
+
+def read_accessor(gltf, blob: bytes, index: int) -> np.ndarray:
+    """Decode accessor ``index`` into a (count, width) array (sparse accessors included)."""
+    acc = gltf.accessors[index]
+    width = _WIDTH[acc.type]
+    dtype = np.dtype(_DTYPES[acc.componentType])
+    if acc.bufferView is None:
+        out = np.zeros((acc.count, width), dtype)
+    else:
+        view = gltf.bufferViews[acc.bufferView]
+        start = (view.byteOffset or 0) + (acc.byteOffset or 0)
+        stride = view.byteStride or dtype.itemsize * width
+        assert stride == dtype.itemsize * width, "interleaved views are not used by ehps"
+        out = np.frombuffer(blob, dtype, acc.count * width, start).reshape(acc.count, width).copy()
+    if acc.sparse is not None:
+        sp = acc.sparse
+        iv = gltf.bufferViews[sp.indices.bufferView]
+        idx = np.frombuffer(blob, _DTYPES[sp.indices.componentType], sp.count,
+                            (iv.byteOffset or 0) + (sp.indices.byteOffset or 0))
+        vv = gltf.bufferViews[sp.values.bufferView]
+        vals = np.frombuffer(blob, dtype, sp.count * width,
+                             (vv.byteOffset or 0) + (sp.values.byteOffset or 0))
+        out[idx.astype(np.int64)] = vals.reshape(sp.count, width)
+    return out
+
+
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """(..., 4) quaternions (x, y, z, w) -> (..., 3, 3), normalising first."""
+    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
+    x, y, z, w = np.moveaxis(q, -1, 0)
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
+@dataclass
+class GlbScene:
+    """Nodes, their default TRS, the animation channels and the skins of a GLB."""
+
+    names: list[str]
+    parent: np.ndarray
+    trs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    channels: dict[tuple[int, str], tuple[np.ndarray, np.ndarray, str]] = field(
+        default_factory=dict)
+    gltf: object = None
+    blob: bytes = b""
+
+    def node(self, name: str) -> int:
+        return self.names.index(name)
+
+    def sample(self, node: int, path: str, t: float, default: np.ndarray) -> np.ndarray:
+        """Value of a channel at time ``t`` (glTF LINEAR / STEP rules; slerp for rotations)."""
+        if (node, path) not in self.channels:
+            return default
+        times, values, interp = self.channels[(node, path)]
+        if path == "weights":
+            values = values.reshape(len(times), -1)
+        if t <= times[0]:
+            return values[0]
+        if t >= times[-1]:
+            return values[-1]
+        i = int(np.searchsorted(times, t, side="right")) - 1
+        a, b = values[i], values[i + 1]
+        if interp == "STEP":
+            return a
+        u = (t - times[i]) / (times[i + 1] - times[i])
+        if path != "rotation":
+            return a + u * (b - a)
+        dot = float(np.dot(a, b))
+        if dot < 0:
+            b, dot = -b, -dot
+        if dot > 0.9995:
+            q = a + u * (b - a)
+            return q / np.linalg.norm(q)
+        th = math.acos(dot)
+        return (math.sin((1 - u) * th) * a + math.sin(u * th) * b) / math.sin(th)
+
+    def world(self, t: float) -> np.ndarray:
+        """(N, 4, 4) world matrices of every node at time ``t``."""
+        n = len(self.names)
+        out = np.zeros((n, 4, 4))
+        done = np.zeros(n, bool)
+
+        def solve(i: int) -> np.ndarray:
+            if done[i]:
+                return out[i]
+            tr, rot, sc = self.trs[i]
+            tr = self.sample(i, "translation", t, tr)
+            rot = self.sample(i, "rotation", t, rot)
+            sc = self.sample(i, "scale", t, sc)
+            m = np.eye(4)
+            m[:3, :3] = quat_to_matrix(np.asarray(rot, np.float64)) * np.asarray(sc)[None, :]
+            m[:3, 3] = tr
+            p = self.parent[i]
+            out[i] = m if p < 0 else solve(p) @ m
+            done[i] = True
+            return out[i]
+
+        for i in range(n):
+            solve(i)
+        return out
+
+
+def read_glb(path) -> GlbScene:
+    import pygltflib
+
+    gltf = pygltflib.GLTF2.load_binary(str(path))
+    blob = gltf.binary_blob()
+    n = len(gltf.nodes)
+    parent = -np.ones(n, np.int64)
+    for i, node in enumerate(gltf.nodes):
+        for c in node.children or []:
+            parent[c] = i
+    trs = []
+    for node in gltf.nodes:
+        assert node.matrix is None
+        trs.append((np.asarray(node.translation or [0, 0, 0], np.float64),
+                    np.asarray(node.rotation or [0, 0, 0, 1], np.float64),
+                    np.asarray(node.scale or [1, 1, 1], np.float64)))
+    scene = GlbScene([nd.name for nd in gltf.nodes], parent, trs, gltf=gltf, blob=blob)
+    for anim in gltf.animations:
+        for ch in anim.channels:
+            s = anim.samplers[ch.sampler]
+            times = read_accessor(gltf, blob, s.input)[:, 0].astype(np.float64)
+            vals = read_accessor(gltf, blob, s.output).astype(np.float64)
+            scene.channels[(ch.target.node, ch.target.path)] = (times, vals, s.interpolation)
+    return scene
+
+
+# ------------------------------------------------------------------------------------- BVH
+
+
+@dataclass
+class BvhJoint:
+    name: str
+    parent: int
+    offset: np.ndarray
+    channels: list[str]
+
+
+@dataclass
+class Bvh:
+    joints: list[BvhJoint]
+    frame_time: float
+    motion: np.ndarray  # (frames, channels)
+    header_comments: list[str]
+
+    def names(self) -> list[str]:
+        return [j.name for j in self.joints]
+
+    def world(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        """(J, 3) positions and (J, 3, 3) rotations at ``frame``."""
+        row = self.motion[frame]
+        col = 0
+        pos = np.zeros((len(self.joints), 3))
+        rot = np.zeros((len(self.joints), 3, 3))
+        for i, j in enumerate(self.joints):
+            local_t = j.offset.copy()
+            local_r = np.eye(3)
+            given = {}
+            for c in j.channels:
+                given[c] = row[col]
+                col += 1
+            if "Xposition" in given:
+                local_t = np.array([given["Xposition"], given["Yposition"], given["Zposition"]])
+            for c in j.channels:
+                if c.endswith("rotation"):
+                    local_r = local_r @ _axis_rot(c[0], math.radians(given[c]))
+            if j.parent < 0:
+                pos[i], rot[i] = local_t, local_r
+            else:
+                pos[i] = pos[j.parent] + rot[j.parent] @ local_t
+                rot[i] = rot[j.parent] @ local_r
+        return pos, rot
+
+
+def _axis_rot(axis: str, a: float) -> np.ndarray:
+    c, s = math.cos(a), math.sin(a)
+    if axis == "X":
+        return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+    if axis == "Y":
+        return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
+def parse_bvh(path) -> Bvh:
+    text = open(path, encoding="utf-8").read().splitlines()
+    comments = []
+    i = 0
+    while not text[i].strip().startswith("HIERARCHY"):
+        assert text[i].startswith("#") or not text[i].strip(), text[i]
+        comments.append(text[i])
+        i += 1
+    tokens = " ".join(text[i + 1:]).replace("{", " { ").replace("}", " } ").split()
+    joints: list[BvhJoint] = []
+    stack: list[int] = []
+    k = 0
+    in_end = False
+    while tokens[k] != "MOTION":
+        tok = tokens[k]
+        if tok in ("ROOT", "JOINT"):
+            joints.append(BvhJoint(tokens[k + 1], stack[-1] if stack else -1, np.zeros(3), []))
+            k += 2
+        elif tok == "End":
+            in_end = True
+            k += 2
+        elif tok == "{":
+            stack.append(-2 if in_end else len(joints) - 1)
+            k += 1
+        elif tok == "}":
+            if stack.pop() == -2:
+                in_end = False
+            k += 1
+        elif tok == "OFFSET":
+            if not in_end:
+                joints[-1].offset = np.array([float(x) for x in tokens[k + 1:k + 4]])
+            k += 4
+        elif tok == "CHANNELS":
+            n = int(tokens[k + 1])
+            joints[-1].channels = tokens[k + 2:k + 2 + n]
+            k += 2 + n
+        else:
+            raise ValueError(f"unexpected BVH token {tok!r}")
+    assert tokens[k + 1] == "Frames:"
+    frames = int(tokens[k + 2])
+    assert tokens[k + 3:k + 5] == ["Frame", "Time:"]
+    frame_time = float(tokens[k + 5])
+    values = np.array([float(x) for x in tokens[k + 6:]])
+    motion = values.reshape(frames, -1)
+    assert motion.shape[1] == sum(len(j.channels) for j in joints)
+    return Bvh(joints, frame_time, motion, comments)
