@@ -7,7 +7,6 @@ kinematics written here.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,57 +70,71 @@ class GlbScene:
     def node(self, name: str) -> int:
         return self.names.index(name)
 
-    def sample(self, node: int, path: str, t: float, default: np.ndarray) -> np.ndarray:
-        """Value of a channel at time ``t`` (glTF LINEAR / STEP rules; slerp for rotations)."""
+    def sample(self, node: int, path: str, t, default: np.ndarray | None) -> np.ndarray:
+        """Channel value(s) at time(s) ``t`` (glTF LINEAR / STEP rules, slerp for rotations);
+        ``default`` where the node has no such channel."""
+        ts = np.atleast_1d(np.asarray(t, np.float64))
         if (node, path) not in self.channels:
-            return default
+            out = np.broadcast_to(default, (len(ts), len(default)))
+            return out if np.ndim(t) else out[0]
         times, values, interp = self.channels[(node, path)]
-        if path == "weights":
-            values = values.reshape(len(times), -1)
-        if t <= times[0]:
-            return values[0]
-        if t >= times[-1]:
-            return values[-1]
-        i = int(np.searchsorted(times, t, side="right")) - 1
-        a, b = values[i], values[i + 1]
+        values = values.reshape(len(times), -1)
+        i = np.clip(np.searchsorted(times, ts, side="right") - 1, 0, len(times) - 1)
+        j = np.minimum(i + 1, len(times) - 1)
+        span = np.where(j > i, times[j] - times[i], 1.0)
+        u = np.clip((ts - times[i]) / span, 0.0, 1.0)[:, None]
+        a, b = values[i], values[j]
         if interp == "STEP":
-            return a
-        u = (t - times[i]) / (times[i + 1] - times[i])
-        if path != "rotation":
-            return a + u * (b - a)
-        dot = float(np.dot(a, b))
-        if dot < 0:
-            b, dot = -b, -dot
-        if dot > 0.9995:
-            q = a + u * (b - a)
-            return q / np.linalg.norm(q)
-        th = math.acos(dot)
-        return (math.sin((1 - u) * th) * a + math.sin(u * th) * b) / math.sin(th)
+            out = a
+        elif path != "rotation":
+            out = a + u * (b - a)
+        else:
+            dot = (a * b).sum(-1, keepdims=True)
+            b = np.where(dot < 0, -b, b)
+            dot = np.abs(dot)
+            th = np.arccos(np.clip(dot, -1.0, 1.0))
+            small = th < 1e-6
+            sin = np.where(small, 1.0, np.sin(th))
+            wa = np.where(small, 1 - u, np.sin((1 - u) * th) / sin)
+            wb = np.where(small, u, np.sin(u * th) / sin)
+            out = wa * a + wb * b
+            out /= np.linalg.norm(out, axis=-1, keepdims=True)
+        return out if np.ndim(t) else out[0]
 
-    def world(self, t: float) -> np.ndarray:
-        """(N, 4, 4) world matrices of every node at time ``t``."""
+    def world_all(self, times: np.ndarray) -> np.ndarray:
+        """(T, N, 4, 4) world matrices of every node at each time (parents before children
+        are found by recursion over the node tree)."""
         n = len(self.names)
-        out = np.zeros((n, 4, 4))
+        local = np.zeros((len(times), n, 4, 4))
+        for i in range(n):
+            tr, rot, sc = self.trs[i]
+            t_ = self.sample(i, "translation", times, tr)
+            r_ = self.sample(i, "rotation", times, rot)
+            s_ = self.sample(i, "scale", times, sc)
+            local[:, i, :3, :3] = quat_to_matrix(r_) * s_[:, None, :]
+            local[:, i, :3, 3] = t_
+            local[:, i, 3, 3] = 1.0
+        world = np.zeros_like(local)
         done = np.zeros(n, bool)
 
-        def solve(i: int) -> np.ndarray:
+        def solve(i: int) -> None:
             if done[i]:
-                return out[i]
-            tr, rot, sc = self.trs[i]
-            tr = self.sample(i, "translation", t, tr)
-            rot = self.sample(i, "rotation", t, rot)
-            sc = self.sample(i, "scale", t, sc)
-            m = np.eye(4)
-            m[:3, :3] = quat_to_matrix(np.asarray(rot, np.float64)) * np.asarray(sc)[None, :]
-            m[:3, 3] = tr
+                return
             p = self.parent[i]
-            out[i] = m if p < 0 else solve(p) @ m
+            if p < 0:
+                world[:, i] = local[:, i]
+            else:
+                solve(p)
+                world[:, i] = world[:, p] @ local[:, i]
             done[i] = True
-            return out[i]
 
         for i in range(n):
             solve(i)
-        return out
+        return world
+
+    def world(self, t: float) -> np.ndarray:
+        """(N, 4, 4) world matrices of every node at time ``t``."""
+        return self.world_all(np.array([t]))[0]
 
 
 def read_glb(path) -> GlbScene:
@@ -171,50 +184,47 @@ class Bvh:
     def names(self) -> list[str]:
         return [j.name for j in self.joints]
 
-    def world(self, frame: int) -> tuple[np.ndarray, np.ndarray]:
-        """(J, 3) positions and (J, 3, 3) rotations at ``frame``."""
-        row = self.motion[frame]
+    def world_all(self) -> tuple[np.ndarray, np.ndarray]:
+        """(frames, J, 3) positions and (frames, J, 3, 3) rotations at every frame."""
+        m = self.motion
+        n_f = len(m)
+        pos = np.zeros((n_f, len(self.joints), 3))
+        rot = np.zeros((n_f, len(self.joints), 3, 3))
         col = 0
-        pos = np.zeros((len(self.joints), 3))
-        rot = np.zeros((len(self.joints), 3, 3))
         for i, j in enumerate(self.joints):
-            local_t = j.offset.copy()
-            local_r = np.eye(3)
-            given = {}
-            for c in j.channels:
-                given[c] = row[col]
-                col += 1
+            local_t = np.broadcast_to(j.offset, (n_f, 3)).copy()
+            local_r = np.broadcast_to(np.eye(3), (n_f, 3, 3)).copy()
+            given = {c: m[:, col + k] for k, c in enumerate(j.channels)}
+            col += len(j.channels)
             if "Xposition" in given:
-                local_t = np.array([given["Xposition"], given["Yposition"], given["Zposition"]])
+                local_t = np.stack([given["Xposition"], given["Yposition"], given["Zposition"]],
+                                   1)
             for c in j.channels:
                 if c.endswith("rotation"):
-                    local_r = local_r @ _axis_rot(c[0], math.radians(given[c]))
+                    local_r = local_r @ _axis_rot(c[0], np.radians(given[c]))
             if j.parent < 0:
-                pos[i], rot[i] = local_t, local_r
+                pos[:, i], rot[:, i] = local_t, local_r
             else:
-                pos[i] = pos[j.parent] + rot[j.parent] @ local_t
-                rot[i] = rot[j.parent] @ local_r
+                pos[:, i] = pos[:, j.parent] + (rot[:, j.parent] @ local_t[..., None])[..., 0]
+                rot[:, i] = rot[:, j.parent] @ local_r
         return pos, rot
 
 
-def _axis_rot(axis: str, a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    if axis == "X":
-        return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
-    if axis == "Y":
-        return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+def _axis_rot(axis: str, a: np.ndarray) -> np.ndarray:
+    """(N,) angles (radians) -> (N, 3, 3) rotations about one axis."""
+    c, s = np.cos(a), np.sin(a)
+    o, z = np.ones_like(a), np.zeros_like(a)
+    rows = {"X": [[o, z, z], [z, c, -s], [z, s, c]], "Y": [[c, z, s], [z, o, z], [-s, z, c]],
+            "Z": [[c, -s, z], [s, c, z], [z, z, o]]}[axis]
+    return np.stack([np.stack(r, -1) for r in rows], -2)
 
 
 def parse_bvh(path) -> Bvh:
     text = open(path, encoding="utf-8").read().splitlines()
-    comments = []
-    i = 0
-    while not text[i].strip().startswith("HIERARCHY"):
-        assert text[i].startswith("#") or not text[i].strip(), text[i]
-        comments.append(text[i])
-        i += 1
-    tokens = " ".join(text[i + 1:]).replace("{", " { ").replace("}", " } ").split()
+    assert text[0].strip() == "HIERARCHY", "BVH files start with HIERARCHY (Blender needs it)"
+    comments = [line for line in text if line.startswith("#")]
+    body = [line for line in text[1:] if not line.startswith("#")]
+    tokens = " ".join(body).replace("{", " { ").replace("}", " } ").split()
     joints: list[BvhJoint] = []
     stack: list[int] = []
     k = 0

@@ -8,16 +8,19 @@ importer read them the same way):
   file's axes by ``rest_rotation``: identity for y-up files, a quarter turn about x for z-up ones.
   Every joint's rest orientation is the identity, as BVH requires; ``OFFSET`` is the joint's rest
   position relative to its parent, in the file's axes.
-- Channels: the root has ``Xposition Yposition Zposition Zrotation Xrotation Yrotation``; other
-  joints ``Zrotation Xrotation Yrotation`` (local rotation = Rz @ Rx @ Ry, degrees), plus the
-  three position channels first where the joint's offset to its parent changes over the clip
-  (SMPL-X jaw and eyes, which follow the expression). Position channels give the joint's
-  absolute position in its parent's frame (for the root: in the world), replacing ``OFFSET``.
+- Channels: the root has ``Xposition Yposition Zposition Zrotation Xrotation Yrotation`` (its
+  absolute position in the world, then its rotation); other joints ``Zrotation Xrotation
+  Yrotation`` (local rotation = Rz @ Rx @ Ry, degrees). A joint whose offset to its parent
+  changes over the clip (SMPL-X's jaw, whose rest position follows the expression by a few
+  millimetres) gets its mean offset: BVH readers disagree on position channels below the root
+  (Blender reads them relative to the joint's rest position in the world), so none are written;
+  :func:`write_bvh` reports the largest resulting joint error and the header comment states it.
 - Units: metres by default (Blender's importer then makes a life-size armature with its
   default scale 1); ``unit="cm"`` multiplies every length by 100.
 - ``Frame Time`` is ``1 / fps``: one frame per video frame.
-- BVH has no face: expressions / facial actions are not in the file (a ``#`` comment before
-  ``HIERARCHY`` says so; such comment lines are skipped by common readers, Blender's included).
+- BVH has no face: expressions / facial actions are not in the file. ``#`` comment lines right
+  after ``HIERARCHY`` say so (Blender's importer needs ``HIERARCHY`` on the first line and skips
+  lines it does not know inside the hierarchy).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ __all__ = ["write_bvh", "euler_zxy", "BVH_ROTATION_ORDER"]
 #: Rotation channel order of every joint (local rotation = Rz @ Rx @ Ry).
 BVH_ROTATION_ORDER = ("Z", "X", "Y")
 _UNITS = {"m": 1.0, "cm": 100.0}
-_CONST_TOL = 1e-6
+_CONST_TOL = 5e-5
 
 
 def euler_zxy(rot: np.ndarray) -> np.ndarray:
@@ -113,18 +116,26 @@ def write_bvh(
     rel = pos[:, 1:] - pos[:, par[1:]]
     local_pos = np.concatenate(
         [pos[:, :1], (_inv_rot(delta[:, par[1:]]) @ rel[..., None])[..., 0]], axis=1)
-    moving = np.abs(local_pos - offsets[None]).max(0).max(-1) > _CONST_TOL
-    moving[0] = True
+    varies = np.abs(local_pos - offsets[None]).max(0).max(-1) > _CONST_TOL
+    varies[0] = False
+    offsets[varies] = local_pos[:, varies].mean(0)
+    # The error of a fixed offset: its largest distance from the true local position.
+    drift = float(np.linalg.norm(local_pos[:, varies] - offsets[None, varies], axis=-1).max(
+        initial=0.0))
     children: list[list[int]] = [[] for _ in range(n_j)]
     for j in range(1, n_j):
         children[par[j]].append(j)
 
-    lines: list[str] = [f"# {line}" for line in comment.splitlines() if line.strip()]
+    lines: list[str] = ["HIERARCHY"]
+    lines += [f"# {line}" for line in comment.splitlines() if line.strip()]
     lines += ["# ehps BVH export: BVH has no face, so expression / facial-action morph targets "
               "are not in this file (see the GLB export).",
-              f"# units: {unit}; rotations: degrees, local = Rz @ Rx @ Ry; position channels "
-              "are absolute (world for the root, parent frame otherwise).",
-              "HIERARCHY"]
+              f"# units: {unit}; rotations: degrees, local = Rz @ Rx @ Ry; the root's position "
+              "channels are its world position."]
+    if varies.any():
+        which = ", ".join(names[j] for j in np.flatnonzero(varies))
+        lines.append(f"# {which}: mean offset kept, up to {drift * 1000:.2f} mm from the body "
+                     "model (its rest position follows the expression).")
     order: list[int] = []
 
     def emit(j: int, depth: int) -> None:
@@ -133,7 +144,7 @@ def write_bvh(
         lines.append(f"{pad}{{")
         o = offsets[j] * scale
         lines.append(f"{pad}  OFFSET {o[0]:.6f} {o[1]:.6f} {o[2]:.6f}")
-        chans = (["Xposition", "Yposition", "Zposition"] if moving[j] else []) + [
+        chans = (["Xposition", "Yposition", "Zposition"] if j == 0 else []) + [
             f"{a}rotation" for a in BVH_ROTATION_ORDER]
         lines.append(f"{pad}  CHANNELS {len(chans)} {' '.join(chans)}")
         order.append(j)
@@ -150,7 +161,7 @@ def write_bvh(
     n_t = g.shape[0]
     cols = []
     for j in order:
-        if moving[j]:
+        if j == 0:
             cols.append(local_pos[:, j] * scale)
         cols.append(euler_zxy(local_rot[:, j]))
     motion = np.concatenate(cols, axis=1)
