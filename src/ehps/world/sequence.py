@@ -47,11 +47,14 @@ class WorldOptions:
         up: ``"y"`` or ``"z"``: the up axis of ``world.json`` and the world arrays.
         cleanup: clean the foot skate (needs a floor).
         smplx_path: where to find SMPL-X files for SMPL-X tracks.
+        root_smooth_s: the floor fit and the contacts look at the feet relative to the pelvis
+            trajectory smoothed over this many seconds (see ``_foot_track``); 0 = raw feet.
     """
 
     up: str = "y"
     cleanup: bool = True
     smplx_path: str | None = None
+    root_smooth_s: float = 0.15
     floor: FloorConfig = field(default_factory=FloorConfig)
     contacts: ContactConfig = field(default_factory=ContactConfig)
     skate: CleanupConfig = field(default_factory=CleanupConfig)
@@ -235,10 +238,19 @@ def scene_slide(motions: list[TrackMotion], floor: FloorFit, fps: float
     return overall, consistent and overall > 0.15
 
 
-def _foot_track(m: TrackMotion, fps: float, image_height: int = 0) -> FootTrack:
+def _foot_track(m: TrackMotion, fps: float, image_height: int = 0, root_s: float = 0.0
+                ) -> FootTrack:
+    """The feet of a track for the floor fit and the contacts. With ``root_s`` > 0 the feet are
+    *stabilised*: taken relative to the pelvis and put back on the pelvis trajectory smoothed
+    over ``root_s`` seconds, which removes the frame-to-frame jitter of the global translation
+    (the largest error of monocular estimates, mostly along the viewing ray) and keeps the legs'
+    own motion."""
     j = m.joints_raw
     feet = np.stack([j[:, [leg[2], leg[3]]] for leg in LEGS], 1)
-    return FootTrack(m.track_id, feet, m.clearance, j[:, 0], m.body_up,
+    pelvis = j[:, 0]
+    if root_s > 0:
+        feet = feet - pelvis[:, None, None] + smooth_time(pelvis, fps, root_s)[:, None, None]
+    return FootTrack(m.track_id, feet, m.clearance, pelvis, m.body_up,
                      _feet_in_view(m.track, image_height), fps)
 
 
@@ -260,7 +272,7 @@ def solve_world(folder: str | Path, options: WorldOptions | None = None) -> Worl
         except EhpsError as exc:
             skipped.append((tr.track_id, str(exc)))
     height = seq.camera.height if seq.camera is not None else 0
-    foot_tracks = [_foot_track(m, seq.fps, height) for m in motions]
+    foot_tracks = [_foot_track(m, seq.fps, height, opt.root_smooth_s) for m in motions]
     if motions:
         floor = fit_floor(foot_tracks, opt.floor)
     else:
