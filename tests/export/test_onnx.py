@@ -38,7 +38,12 @@ def test_tiny_onnx_matches_pytorch(tmp_path: Path, variant: str) -> None:
     for name, value in zip(names, got):
         ref = getattr(pred, name)
         assert value.shape == tuple(ref.shape), name
-        np.testing.assert_allclose(value, ref.numpy(), atol=1e-4, rtol=0, err_msg=name)
+        # float32 in both runtimes with their own kernels: rounding of order u * sqrt(K) of
+        # the output's magnitude (K up to ~1e3 terms per dot product, u = 1.2e-7) -> a bound
+        # relative to the largest output value, not a fixed number
+        scale = max(1.0, float(np.abs(ref.numpy()).max()))
+        np.testing.assert_allclose(value, ref.numpy(), atol=1e-4 * scale, rtol=0,
+                                   err_msg=name)
 
 
 def test_extra_outputs_and_static_batch(tmp_path: Path) -> None:

@@ -146,8 +146,8 @@ def test_missing_smplx_files(tiny_model_files, tmp_path, photos, caplog):
 
 
 def test_bad_weights_and_devices(tmp_path):
-    with pytest.raises(CheckpointError, match="downloads nothing"):
-        Predictor.from_pretrained("smplerx_s32")
+    with pytest.raises(CheckpointError, match="nor a cached weight name.*ehps weights add"):
+        Predictor.from_pretrained("smplerx_s32")  # known name, not cached: says how to get it
     with pytest.raises(CheckpointError, match="not found"):
         Predictor.from_pretrained(tmp_path / "nothing.pth.tar")
     if not torch.cuda.is_available():

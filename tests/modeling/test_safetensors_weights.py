@@ -43,7 +43,8 @@ def test_save_load_round_trip(tmp_path: Path, variant: str, stem: str) -> None:
     images = torch.rand(1, 3, 512, 384)
     a, b = _outputs(model, images), _outputs(loaded, images)
     for k in a:  # same weights; BLAS may pick other kernels for differently aligned memory
-        torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-5, msg=k)
+        scale = max(1.0, float(a[k].abs().max()))  # kernel rounding scales with the values
+        torch.testing.assert_close(a[k], b[k], atol=1e-5 * scale, rtol=1e-5, msg=k)
     # the file is a standard safetensors file holding exactly the state dict
     plain = safetensors.torch.load_file(str(path))
     ref = model.state_dict()

@@ -119,8 +119,9 @@ def run(args: argparse.Namespace) -> int:
                                                         for m in missing) + " (or --list)")
     if not args.data_root.is_dir():
         raise InputError(f"--data-root {args.data_root} is not a folder")
-    if not args.weights.is_file():
-        raise InputError(f"--weights {args.weights} does not exist")
+    from ehps.weights import resolve_weights
+
+    args.weights = resolve_weights(args.weights)  # a file, or a cached weight name (offline)
     if args.threads:
         torch.set_num_threads(int(args.threads))
 

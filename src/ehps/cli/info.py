@@ -24,6 +24,7 @@ _BACKENDS: tuple[tuple[str, str, str], ...] = (
     ("lightning", "lightning", "training"),
     ("moderngl", "moderngl", "fast OpenGL overlay rendering (optional)"),
     ("matplotlib", "matplotlib", "plots and charts"),
+    ("huggingface_hub", "huggingface_hub", "ehps weights download (Hugging Face Hub)"),
     ("smplx", "smplx", "reference SMPL-X (tests only)"),
 )
 
@@ -72,6 +73,18 @@ def _body_model_rows(explicit: str | None) -> dict[str, Any]:
     return out
 
 
+def _weight_rows() -> dict[str, Any]:
+    """The weight cache and its entries (manifests only: nothing is hashed here)."""
+    try:
+        from ehps.weights.store import list_cached, weights_dir
+
+        return {"cache": str(weights_dir()), "cached": [
+            {"name": e.name, "variant": e.variant, "path": str(e.path), "bytes": e.size,
+             "converted": e.converted is not None} for e in list_cached()]}
+    except Exception as exc:  # info must never fail on a broken cache
+        return {"cache": f"unavailable: {exc}", "cached": []}
+
+
 def collect_info(body_models: str | None = None) -> dict[str, Any]:
     """Everything ``ehps info`` reports, as a JSON-serialisable dict."""
     import numpy as np
@@ -91,6 +104,7 @@ def collect_info(body_models: str | None = None) -> dict[str, Any]:
         and torch.backends.mps.is_available(),
         "cpu": cpu_summary(),
         "body_models": _body_model_rows(body_models),
+        "weights": _weight_rows(),
         "backends": _backend_rows(),
     }
 
@@ -136,6 +150,14 @@ def _print_human(info: dict[str, Any]) -> None:
               f"({'built' if anny.get('cache_built') else 'not built yet: first use takes ~40 s'})")
     else:
         print(f"  Anny        {anny}")
+    weights = info["weights"]
+    print(f"weights       cache {weights['cache']}")
+    for row in weights["cached"]:
+        kind = "safetensors" if row["converted"] else "official"
+        print(f"  {row['name']:<20} {row['variant']:<12} {kind:<11} {row['bytes'] / 1e9:6.2f} GB  "
+              f"{row['path']}")
+    if not weights["cached"]:
+        print("              none cached (`ehps weights list`, `ehps weights download NAME`)")
     print("back-ends")
     for row in info["backends"]:
         state = row["version"] or ("yes" if row["available"] else "missing")

@@ -22,6 +22,8 @@ COMMANDS: tuple[str, ...] = (
     "demo",
     "infer",
     "convert",
+    "weights",
+    "models",
     "export",
     "synth",
     "annotate",

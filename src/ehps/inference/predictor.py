@@ -25,13 +25,12 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ehps.errors import BodyModelError, CheckpointError, InputError
+from ehps.errors import BodyModelError, InputError
 from ehps.geometry.camera import CROP_INPUT_HW, Intrinsics
 from ehps.geometry.crop import crop_person, process_bbox
 from ehps.inference.camera import from_shared_camera, person_intrinsics, project, to_shared_camera
@@ -208,8 +207,10 @@ class Predictor:
         """A predictor for an official ``.pth.tar``, an ehps ``.safetensors``, or nothing.
 
         Args:
-            name_or_path: weight file; ``None`` (or ``"embedded"``) uses the embedded estimator
-                (mediapipe landmarks + fitting of ``body_model``). ehps downloads nothing.
+            name_or_path: weight file, or a weight name in the local cache (``"smplestx_h"``;
+                ``ehps weights list``; resolved offline, never downloaded); ``None`` (or
+                ``"embedded"``) uses the embedded estimator (mediapipe landmarks + fitting of
+                ``body_model``).
             variant: zoo name of an official checkpoint (inferred from its shapes when omitted).
             body_model: embedded path only: ``"anny"`` (default) or ``"smplx"``.
             fit_config: embedded path only: a :class:`ehps.fitting.FitConfig`.
@@ -234,16 +235,10 @@ class Predictor:
             if compile:
                 log.warning("--compile applies to networks; the embedded estimator ignores it")
             return cls(estimator=est, detector=detector, name=f"fit-{body_model}", **common)
-        path = Path(name_or_path).expanduser()
-        if not path.is_file():
-            from ehps.modeling.zoo import list_models
-
-            known = str(name_or_path).lower().replace("-", "_") in list_models()
-            hint = (" It is a model name, but ehps downloads nothing: pass the path of its "
-                    "weight file (e.g. the official smpler_x_s32.pth.tar, or a .safetensors "
-                    "from `ehps convert`)." if known else "")
-            raise CheckpointError(f"weight file not found: {path}.{hint}")
         from ehps.modeling import load_model
+        from ehps.weights import resolve_weights
+
+        path = resolve_weights(name_or_path)  # a file, or a cached weight name (offline)
 
         model = load_model(path, variant=variant, **model_overrides)
         return cls(model=model, detector=detector, require_body_model=require_body_model,
