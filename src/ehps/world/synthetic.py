@@ -244,14 +244,16 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, ...], std: float,
 def write_fake_sequence(scene: SyntheticScene, folder: Any, *, body_model: str = "anny",
                         noise_m: float = 0.0, noise_deg: float = 0.0, drift_m: float = 0.0,
                         drift_deg: float = 0.0, seed: int = 0, bm: Any = None,
-                        frame_offset: int = 0) -> None:
+                        frame_offset: int = 0, pan_m_per_s: float = 0.0,
+                        records: bool = False) -> None:
     """Write ``scene`` as the sequence folder ``ehps infer`` would (``tracks.npz`` through
     :class:`ehps.inference.writer.TrackStore`, ``manifest.json``, one ``meta`` file) with the
     true parameters in the camera frame plus estimator-like noise: per frame ``noise_m`` metres
     on the translation and ``noise_deg`` on every joint rotation, and slowly varying errors
     (correlated over ~0.3 s) of ``drift_m`` / ``drift_deg``; translation errors are doubled along
     the viewing ray (monocular depth is the weakest). ``bm`` (the body model) fills the
-    ``joints`` column."""
+    ``joints`` column. ``pan_m_per_s`` slides the whole scene sideways in the camera frame (what a
+    panning camera looks like); ``records`` also writes the per-frame ``state/*.npz`` records."""
     import json
     from pathlib import Path
 
@@ -267,6 +269,7 @@ def write_fake_sequence(scene: SyntheticScene, folder: Any, *, body_model: str =
     for k in range(len(scene.walkers)):
         p = {key: np.array(v, np.float64) for key, v in scene.camera_params(k).items()}
         corr = 0.3 * scene.fps
+        p["transl"] = p["transl"] + np.outer(np.arange(n) / scene.fps, [pan_m_per_s, 0, 0])
         if noise_m or drift_m:
             ray = p["transl"] / np.linalg.norm(p["transl"], axis=1, keepdims=True)
             err = rng.normal(0, noise_m, (n, 4)) + _smooth_noise(rng, (n, 4), drift_m, corr)
@@ -307,6 +310,8 @@ def write_fake_sequence(scene: SyntheticScene, folder: Any, *, body_model: str =
             joints_full=np.stack([np.asarray(pp["joints"][t], np.float32) for pp in per])
             if bm is not None else np.zeros((len(per), 0, 3), np.float32))
         store.add(rec)
+        if records:
+            atomic_save_npz(folder / "state" / f"{rec.index:06d}.npz", **rec.arrays())
     atomic_save_npz(folder / "tracks.npz", **store.arrays(scene.fps))
     settings = {"estimator": f"fit-{body_model}", "kind": "video", "size": [w, h],
                 "intrinsics": None}
