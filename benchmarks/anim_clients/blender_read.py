@@ -8,7 +8,8 @@ coordinates (Blender: z up, metres) per frame:
 
 Frame mapping (documented conventions): a glTF keyframe at t seconds lands on Blender frame
 ``t * fps`` (the importer's rule, with the scene's fps set first); BVH frame k on Blender frame
-``k + 1`` (``frame_start=1``); FBX keeps the frames it was exported with.
+``k + 1`` (``frame_start=1``); FBX keeps its times (``anim_offset=0``: the importer's default
+shifts animations by one frame).
 BVH axes: the importer's default ``axis_forward='-Z', axis_up='Y'`` (a y-up file) maps file
 (x, y, z) to Blender (x, -z, y), the same as glTF's y-up to Blender's z-up.
 """
@@ -36,7 +37,7 @@ def _read(path: str, fps: float, frames: list[int]) -> dict:
         offset = 1
     elif path.endswith(".fbx"):
         bpy.ops.import_scene.fbx(filepath=path, axis_forward="-Z", axis_up="Y",
-                                 use_anim=True, ignore_leaf_bones=True)
+                                 use_anim=True, ignore_leaf_bones=False, anim_offset=0.0)
     else:
         raise ValueError(path)
     arms = [o for o in bpy.data.objects if o.type == "ARMATURE"]

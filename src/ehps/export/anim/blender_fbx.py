@@ -6,7 +6,7 @@ from ehps, so it runs in any Python that has ``bpy``, or inside Blender).
 
 The scene frame rate is set to ``FPS`` before the import, so that one glTF keyframe lands on one
 Blender frame; the FBX is written with baked animation, no leaf bones, y up / -z forward (FBX's
-usual axes), and the armature's deform bones only.
+usual axes), and every bone (also those that move no vertex).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def convert(glb: str, fbx: str, fps: float = 30.0) -> None:
         filepath=fbx, use_selection=False, object_types={"ARMATURE", "MESH"},
         add_leaf_bones=False, bake_anim=True, bake_anim_use_all_actions=False,
         bake_anim_use_nla_strips=False, bake_anim_simplify_factor=0.0, axis_forward="-Z",
-        axis_up="Y", use_armature_deform_only=True, path_mode="AUTO",
+        axis_up="Y", use_armature_deform_only=False, path_mode="AUTO",
     )
 
 
