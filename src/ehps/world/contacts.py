@@ -24,8 +24,8 @@ class ContactConfig:
 
     height_on: float = 0.05
     height_off: float = 0.08
-    speed_on: float = 0.35
-    speed_off: float = 0.6
+    speed_on: float = 0.25
+    speed_off: float = 0.45
     min_frames: int = 3
     max_gap: int = 2
     residual_k: float = 2.5

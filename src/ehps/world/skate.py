@@ -8,9 +8,10 @@ normal; its pitch and roll stay as estimated).
 Around a contact the correction of its first / last frame fades out over ``blend_frames`` frames
 (smoothstep weights), and the corrections are met in two steps:
 
-1. **Root.** The body is translated by the weighted mean of the feet's corrections
-   (``sum w_f c_f / max(1, sum w_f)``, ``c_f`` the ankle correction), smoothed over time (Gaussian,
-   ``root_sigma`` frames): estimators mostly slide feet through the global translation.
+1. **Root.** The body is translated by ``root_share`` (one half) of the weighted mean of the
+   feet's corrections (``sum w_f c_f / max(1, sum w_f)``, ``c_f`` the ankle correction), smoothed
+   over time (Gaussian, ``root_sigma`` frames): estimators slide feet through the global
+   translation and through the leg angles, so the two share the correction.
 2. **Legs.** Two-bone IK on hip-knee-ankle brings each locked ankle the rest of the way: the
    knee bends in its current plane (law of cosines), then the hip swings the leg onto the target
    (minimal rotation); the foot takes the locked orientation. This is exact for any body model
@@ -42,13 +43,15 @@ class CleanupConfig:
     """``blend_frames``: ramp length on each side of a contact; ``root_sigma``: smoothing of the
     root correction (frames, 0 = none); ``lock_orientation``: also fix the foot's heading;
     ``iterations``: rounds of moving the body towards locks the legs cannot reach, until every
-    locked ankle is within ``tolerance_m``."""
+    locked ankle is within ``tolerance_m``; ``root_share``: the part of the feet's mean correction
+    the body takes (the legs take the rest)."""
 
     blend_frames: int = 4
     root_sigma: float = 1.0
     lock_orientation: bool = True
     iterations: int = 4
     tolerance_m: float = 0.002
+    root_share: float = 0.5
 
 
 @dataclass
@@ -198,7 +201,7 @@ def clean_foot_skate(forward: Forward, params: dict[str, np.ndarray], contacts: 
                             offset, cfg.blend_frames))
     w = np.stack([lk[0] for lk in locks], 1)
     corr = np.stack([lk[1] for lk in locks], 1)
-    root = (w[..., None] * corr).sum(1) / np.maximum(1.0, w.sum(1))[:, None]
+    root = cfg.root_share * (w[..., None] * corr).sum(1) / np.maximum(1.0, w.sum(1))[:, None]
     root = _gaussian(root, cfg.root_sigma) * (w.sum(1) > 0)[:, None]
     want = np.stack([joints[:, leg[2]] + corr[:, f] for f, leg in enumerate(LEGS)], 1)
     for _ in range(cfg.iterations):

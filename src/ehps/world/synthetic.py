@@ -71,7 +71,7 @@ def walk_pose(n_frames: int, fps: float, cadence_hz: float = 0.9, phase: float =
             "x", -shoulder)
         body[:, [17, 18][side]] = _rv("y", sign * np.full(n_frames, 20.0))
     body[:, 2] = _rv("y", 4 * np.sin(ph))  # spine1 counter-rotation
-    orient = _rv("y", -5 * np.sin(ph)) + _rv("x", np.full(n_frames, 3.0))
+    orient = _rv("x", np.full(n_frames, 3.0))  # a slight forward lean; no yaw (feet stay put)
     u = np.mod(ph, 2 * np.pi) / (2 * np.pi)  # left foot's gait phase, heel strike at 0
     stance = np.where((u >= 0.05) & (u < 0.55), 0, 1)
     return {"global_orient": orient, "body_pose": body, "stance_foot": stance}
