@@ -10,7 +10,7 @@ speed is the horizontal speed of the foot's joints (the faster of ankle and ball
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -19,8 +19,9 @@ __all__ = ["ContactConfig", "detect_contacts", "horizontal_speed", "runs"]
 
 @dataclass(frozen=True)
 class ContactConfig:
-    """Contact thresholds (metres, m/s, frames). ``height_on`` is raised to ``residual_k`` times
-    the floor fit's residual when that is larger (noisy feet need a looser height test)."""
+    """Contact thresholds (metres, m/s, frames). Noisy input loosens them (:meth:`for_residual`,
+    :meth:`for_noise`), never beyond ``max_speed_on`` / ``max_height_on``: a foot faster or
+    higher than that is not treated as planted, however noisy the track."""
 
     height_on: float = 0.05
     height_off: float = 0.08
@@ -29,14 +30,34 @@ class ContactConfig:
     min_frames: int = 3
     max_gap: int = 2
     residual_k: float = 2.5
+    max_speed_on: float = 0.6
+    max_height_on: float = 0.10
+
+    def for_noise(self, height: np.ndarray, speed: np.ndarray, valid: np.ndarray
+                  ) -> ContactConfig:
+        """These thresholds loosened for a noisy track: the lower foot of a walking or standing
+        person is planted most of the time, so its 25th-percentile speed and the spread (MAD)
+        of its height measure the estimator's noise; ``speed_on`` is raised to 1.5 times the
+        former, ``height_on`` to 2 times the latter (clean input keeps the defaults)."""
+        if valid.sum() < 5:
+            return self
+        low = height.argmin(1)
+        rows = np.arange(len(low))
+        sp = speed[rows, low][valid]
+        h = height[rows, low][valid]
+        speed_on = min(self.max_speed_on, max(self.speed_on, 1.5 * float(np.percentile(sp, 25))))
+        mad = float(np.median(np.abs(h - np.median(h))))
+        height_on = min(self.max_height_on, max(self.height_on, 2.0 * mad))
+        return replace(self, height_on=height_on,
+                       height_off=max(self.height_off, height_on + 0.03), speed_on=speed_on,
+                       speed_off=max(self.speed_off, 1.8 * speed_on))
 
     def for_residual(self, residual_m: float) -> ContactConfig:
         """These thresholds loosened for a floor fit residual (metres)."""
         if not np.isfinite(residual_m):
             return self
-        on = max(self.height_on, self.residual_k * residual_m)
-        return ContactConfig(on, max(self.height_off, on + 0.03), self.speed_on, self.speed_off,
-                             self.min_frames, self.max_gap, self.residual_k)
+        on = min(self.max_height_on, max(self.height_on, self.residual_k * residual_m))
+        return replace(self, height_on=on, height_off=max(self.height_off, on + 0.03))
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -37,6 +37,7 @@ __all__ = ["WorldOptions", "TrackMotion", "WorldSolution", "solve_world", "scene
 
 log = logging.getLogger(__name__)
 _EDGE_MARGIN = 0.02  # a box whose bottom is this close to the image bottom has its feet cut
+_PELVIS_RANGE = (0.4, 1.4)  # metres above the floor for a person standing or walking on it
 
 
 @dataclass(frozen=True)
@@ -304,20 +305,25 @@ def solve_world(folder: str | Path, options: WorldOptions | None = None) -> Worl
                         "frame assumes a static camera")
     ccfg = opt.contacts.for_residual(floor.residual_m)
     for m, ft in zip(motions, foot_tracks):
+        pelvis_h = float(np.median(floor.height(m.joints_raw[m.track.valid, 0])))
+        if not _PELVIS_RANGE[0] <= pelvis_h <= _PELVIS_RANGE[1]:
+            sol.warnings.append(f"track {m.track_id}: its pelvis is {pelvis_h:.2f} m above the "
+                                "floor (its depth disagrees with the others): no contacts")
+            continue
         smooth = smooth_time(ft.feet, seq.fps, opt.floor.smooth_s)
         h = foot_heights(replace(ft, feet=smooth), floor.normal, floor.offset)
         speed = horizontal_speed(smooth, floor.normal, seq.fps, m.track.valid).max(-1)
-        m.contacts = detect_contacts(h, speed, m.track.valid, ccfg)
+        m.contacts = detect_contacts(h, speed, m.track.valid,
+                                     ccfg.for_noise(h, speed, m.track.valid))
+        if opt.cleanup and m.contacts.any():
+            res = clean_foot_skate(lambda p, m=m: _forward(m.bm, m.rig, p), m.params, m.contacts,
+                                   floor.normal, floor.offset, m.clearance, opt.skate)
+            m.params, m.joints = res.params, res.joints_after
+            d = np.linalg.norm(m.joints - m.joints_raw, axis=-1)[m.track.valid]
+            m.change_cm, m.max_change_cm = float(d.mean() * 100), float(d.max() * 100)
+            m.ik_error_mm = res.ik_error_m * 1000
+        # Both figures over the final contacts (the cleanup leaves implausible ones alone).
         m.sliding_before_mm = foot_sliding_mm(m.joints_raw, m.contacts, floor.normal,
                                               m.track.valid)
-        if not opt.cleanup or not m.contacts.any():
-            m.sliding_after_mm = m.sliding_before_mm
-            continue
-        res = clean_foot_skate(lambda p, m=m: _forward(m.bm, m.rig, p), m.params, m.contacts,
-                               floor.normal, floor.offset, m.clearance, opt.skate)
-        m.params, m.joints = res.params, res.joints_after
         m.sliding_after_mm = foot_sliding_mm(m.joints, m.contacts, floor.normal, m.track.valid)
-        d = np.linalg.norm(m.joints - m.joints_raw, axis=-1)[m.track.valid]
-        m.change_cm, m.max_change_cm = float(d.mean() * 100), float(d.max() * 100)
-        m.ik_error_mm = res.ik_error_m * 1000
     return sol

@@ -44,7 +44,9 @@ class CleanupConfig:
     root correction (frames, 0 = none); ``lock_orientation``: also fix the foot's heading;
     ``iterations``: rounds of moving the body towards locks the legs cannot reach, until every
     locked ankle is within ``tolerance_m``; ``root_share``: the part of the feet's mean correction
-    the body takes (the legs take the rest)."""
+    the body takes (the legs take the rest); ``max_correction_m``: a contact whose ankle would
+    move more than this (median over the contact) is left alone: such a foot is not where a
+    planted foot could be, and moving it would break the pose more than the sliding does."""
 
     blend_frames: int = 4
     root_sigma: float = 1.0
@@ -52,6 +54,7 @@ class CleanupConfig:
     iterations: int = 4
     tolerance_m: float = 0.002
     root_share: float = 0.5
+    max_correction_m: float = 0.25
 
 
 @dataclass
@@ -106,7 +109,7 @@ def _signed_angle(a: np.ndarray, b: np.ndarray, normal: np.ndarray) -> np.ndarra
 
 
 def _locks(contact: np.ndarray, ankle: np.ndarray, ball: np.ndarray, sole: np.ndarray,
-           normal: np.ndarray, offset: float, blend: int
+           normal: np.ndarray, offset: float, blend: int, max_correction: float = np.inf
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame weight (T,), ankle correction (T, 3) and heading correction (T,) radians.
 
@@ -115,7 +118,8 @@ def _locks(contact: np.ndarray, ankle: np.ndarray, ball: np.ndarray, sole: np.nd
     rising onto the ball of the foot still rises), and turns the foot to the contact's mean
     heading (ankle -> ball along the floor). Over ``blend`` frames on either side the edge
     frame's correction fades out (it is not re-aimed at the anchor, so a swinging foot is never
-    pulled back).
+    pulled back). A contact whose median correction exceeds ``max_correction`` is cleared in
+    ``contact`` (in place) and left alone.
     """
     n_t = len(contact)
     w = np.zeros(n_t)
@@ -128,6 +132,9 @@ def _locks(contact: np.ndarray, ankle: np.ndarray, ball: np.ndarray, sole: np.nd
         anchor = anchor - (anchor @ normal + offset) * normal  # back onto the floor
         seg = slice(a, b + 1)
         c = anchor + (height[seg] - sole[seg])[:, None] * normal - ankle[seg]
+        if np.median(np.linalg.norm(c, axis=-1)) > max_correction:
+            contact[seg] = False
+            continue
         mean_head = heading[seg].mean(0)
         y = _signed_angle(heading[seg], np.broadcast_to(mean_head, heading[seg].shape), normal)
         w[seg], corr[seg], yaw[seg] = 1.0, c, y
@@ -187,7 +194,8 @@ def clean_foot_skate(forward: Forward, params: dict[str, np.ndarray], contacts: 
             camera frame (the track's body model at its shape).
         params: per-frame parameters (``transl`` (T, 3) or (T, 1, 3) in the camera,
             ``body_pose`` (T, 21, 3) axis-angle, ...).
-        contacts: (T, 2) bool, left and right foot.
+        contacts: (T, 2) bool, left and right foot; a contact left alone (``max_correction_m``)
+            is cleared in place.
         normal, offset: the floor (camera frame; height = ``normal . p + offset``).
         clearance: (2, 2) rest heights of (ankle, ball) above the sole per foot.
     """
@@ -198,7 +206,7 @@ def clean_foot_skate(forward: Forward, params: dict[str, np.ndarray], contacts: 
         feet = joints[:, [leg[2], leg[3]]]
         sole = (feet @ normal + offset - clearance[f][None]).min(1)
         locks.append(_locks(contacts[:, f], joints[:, leg[2]], joints[:, leg[3]], sole, normal,
-                            offset, cfg.blend_frames))
+                            offset, cfg.blend_frames, cfg.max_correction_m))
     w = np.stack([lk[0] for lk in locks], 1)
     corr = np.stack([lk[1] for lk in locks], 1)
     root = cfg.root_share * (w[..., None] * corr).sum(1) / np.maximum(1.0, w.sum(1))[:, None]
