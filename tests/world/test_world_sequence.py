@@ -204,3 +204,19 @@ def test_fbx_without_blender_stops_with_the_install_command(solved, monkeypatch,
     assert code == 2
     assert "pip install --no-deps bpy==5.0.1 zstandard" in text
     assert len(text.splitlines()) == 1
+
+
+def test_export_after_infer_hook(solved, tmp_path):
+    """The call ``ehps infer --export-anim`` makes at the end of a run (wired with issue 14)."""
+    from types import SimpleNamespace
+
+    from ehps.cli.export_anim import export_after_infer
+
+    src, _ = solved
+    folder = tmp_path / "seq"
+    shutil.copytree(src, folder)
+    report = SimpleNamespace(sequences=[SimpleNamespace(folder=folder),
+                                        SimpleNamespace(folder=tmp_path / "images_only")])
+    lines, failures = export_after_infer(report, ["glb"])
+    assert failures == 0 and any("floor:" in line for line in lines)
+    assert (folder / "world.json").exists() and (folder / "anim" / "scene.glb").exists()

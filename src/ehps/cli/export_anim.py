@@ -104,3 +104,32 @@ def run(args: argparse.Namespace) -> int:
         failures += bad
     return 3 if failures else 0
 
+
+
+def export_after_infer(report: object, formats: list[str] | tuple[str, ...], *,
+                       up: str = "y", cleanup: bool = True, humanoid: bool = False,
+                       smplx_path: str | None = None) -> tuple[list[str], int]:
+    """The post-processing step of ``ehps infer ... --export-anim FMT...``: the world step and the
+    animation files for every tracked sequence of an
+    :class:`~ehps.inference.runner.InferReport` (call :func:`~ehps.export.anim.sequence.
+    check_formats` before the inference so that a missing extra stops the run at once).
+
+    Returns:
+        Report lines and the number of tracks / files that could not be written.
+    """
+    lines: list[str] = []
+    failures = 0
+    for seq in getattr(report, "sequences", []):
+        folder = Path(seq.folder)
+        if not (folder / "tracks.npz").exists():
+            continue
+        from ehps.errors import EhpsError
+
+        try:
+            more, bad = run_sequence(folder, formats, up=up, cleanup=cleanup, humanoid=humanoid,
+                                     smplx_path=smplx_path)
+        except EhpsError as exc:
+            more, bad = [f"{folder}: animation export failed: {exc}"], 1
+        lines += more
+        failures += bad
+    return lines, failures

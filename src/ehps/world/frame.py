@@ -35,7 +35,8 @@ class WorldFrame:
     Attributes:
         up: ``"y"`` or ``"z"``.
         world_from_camera: (4, 4) rigid transform, camera points (OpenCV axes, metres) -> world.
-        floor: the floor fit, or ``None`` when the world is the (relabelled) camera frame.
+        floor: the floor fit; ``None`` or a failed fit (``ok`` False, with its ``reason``) when
+            the world is the (relabelled) camera frame.
         origin_track, origin_frame: whose pelvis the origin is under (``-1`` without a floor).
     """
 
@@ -90,7 +91,7 @@ def make_world_frame(floor: FloorFit | None, origin_cam: np.ndarray | None, up: 
     m = np.eye(4)
     if floor is None or not floor.ok:
         m[:3, :3] = _GLTF_FROM_OPENCV
-        return WorldFrame("y", m, None).with_up(up)
+        return WorldFrame("y", m, floor).with_up(up)  # a failed fit keeps its reason
     n = floor.normal / np.linalg.norm(floor.normal)
     x = np.array([1.0, 0.0, 0.0]) - n[0] * n
     if np.linalg.norm(x) < 1e-3:  # camera rolled by 90 degrees: use its forward axis instead
