@@ -2,8 +2,11 @@
 # Create (or update) the ehps virtual environment in ./.venv and install ehps into it.
 #
 #   ./setup.sh          runtime: ehps with the embedded defaults (Anny + mediapipe 0.10.21), video, export
-#   ./setup.sh --dev    the same plus the test tools (pytest, ruff, the smplx reference, and with
-#                       npm the Khronos glTF-Validator and three.js in tools/node/node_modules)
+#   ./setup.sh --dev    the same plus the test tools (pytest, ruff, the smplx reference, playwright)
+#
+# With npm on the PATH, the web page's three.js (and, with --dev, gltf-validator) come from the npm
+# registry: `npm ci` in web/ (versions pinned by web/package-lock.json), then the page's files are
+# copied into src/ehps/serve/static/vendor (git-ignored). Without npm, `ehps serve` says so.
 #
 # Environment: PYTHON (interpreter to create the venv with, default python3),
 #              EHPS_VENV (venv path, default ./.venv).
@@ -67,19 +70,18 @@ fi
 log "installing ehps[$extras]"
 quiet_pip install -q -e "$here[$extras]"
 
-# 4. --dev: JavaScript test tools from the npm registry (pinned in tools/node/package-lock.json):
-#    the glTF-Validator that checks the animated GLB exports, and three.js for the browser
-#    playback check. Installed here, never at test time; skipped (with a note) without npm.
-if [ "$extras" = "dev" ]; then
-  if command -v npm >/dev/null 2>&1; then
-    if [ ! -d "$here/tools/node/node_modules/gltf-validator" ] || \
-       [ ! -d "$here/tools/node/node_modules/three" ]; then
-      log "installing the glTF-Validator and three.js (npm ci in tools/node)"
-      (cd "$here/tools/node" && npm ci --no-audit --no-fund --loglevel=error >&2)
-    fi
+# 4. The web page's JavaScript (`ehps serve`): from the npm registry, served by ehps itself.
+if command -v npm >/dev/null 2>&1; then
+  npm_flags=(--no-audit --no-fund --loglevel=error)
+  [ "$extras" = "dev" ] || npm_flags+=(--omit=dev)
+  if (cd "$here/web" && npm ci "${npm_flags[@]}" >&2); then
+    "$venv/bin/python" -m ehps.serve.assets "$here/web/node_modules" >&2
   else
-    log "npm not found: the glTF-Validator checks of the animation exports will be skipped"
+    log "npm ci in web/ failed: 'ehps serve' will have no page until it works"
   fi
+else
+  log "npm not found: 'ehps serve' needs it once for its page (three.js); install Node.js + npm" \
+      "and re-run ./setup.sh"
 fi
 
 log "done: $("$venv/bin/ehps" --version)"

@@ -8,7 +8,7 @@ Without ``--sequence`` it builds synthetic walks (Anny, and the synthetic SMPL-X
 ``ehps.bodymodels.synthetic``) written as ``ehps infer`` sequence folders; with it, it exports that
 folder (e.g. an ``ehps infer`` run on a video). Needs: ``bpy`` (``pip install --no-deps
 bpy==5.0.1 zstandard``) for Blender, Debian's ``chromium`` and ``./setup.sh --dev`` (three.js in
-tools/node) for the browser; a missing client is reported and skipped.
+web/node_modules) for the browser; a missing client is reported and skipped.
 
 Blender: each GLB, BVH and FBX is imported headless (glTF, BVH and FBX importers of Blender),
 the scene is stepped to 3 frames (first, middle, last), and every bone head is read in world
@@ -184,7 +184,7 @@ def main() -> int:
             print(f"{name:8s} {'-':18s} {'blender':9s} skipped: no bpy")
         site = work / f"site_{name}"
         site.mkdir()
-        (site / "three").symlink_to(ROOT / "tools" / "node" / "node_modules" / "three")
+        (site / "three").symlink_to(ROOT / "web" / "node_modules" / "three")
         shutil.copy(HERE / "player.html", site / "player.html")
         for path in (res.out_dir / f"{stem}.glb", res.out_dir / "scene.glb"):
             shutil.copy(path, site / path.name)

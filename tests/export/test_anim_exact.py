@@ -21,7 +21,7 @@ from anim_readers import parse_bvh, read_accessor, read_glb
 
 T, FPS = 100, 25.0
 ROOT = Path(__file__).resolve().parents[2]
-VALIDATOR = ROOT / "tools" / "node" / "validate.mjs"
+VALIDATOR = ROOT / "tools" / "validate_gltf.mjs"
 
 
 def _random_rotvecs(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -237,7 +237,7 @@ def test_bvh_root_rest_pose(exported):
 
 def _validator_ready() -> bool:
     return shutil.which("node") is not None and (
-        ROOT / "tools" / "node" / "node_modules" / "gltf-validator").is_dir()
+        ROOT / "web" / "node_modules" / "gltf-validator").is_dir()
 
 
 @pytest.mark.skipif(not _validator_ready(), reason="glTF-Validator not installed: run "

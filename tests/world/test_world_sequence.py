@@ -128,7 +128,7 @@ def test_panning_camera_is_flagged(scene, anny, tmp_path):
 
 
 def _validate(paths: list[Path]) -> list[dict]:
-    out = subprocess.run(["node", str(ROOT / "tools" / "node" / "validate.mjs"),
+    out = subprocess.run(["node", str(ROOT / "tools" / "validate_gltf.mjs"),
                           *map(str, paths)], capture_output=True, text=True, check=True,
                          timeout=300)
     return json.loads(out.stdout)
@@ -155,7 +155,7 @@ def test_cli_exports_and_bad_tracks(solved, tmp_path, capsys):
                                                        "track_00.glb"]
     bvh = (anim / "track_00.bvh").read_text()
     assert bvh.startswith("HIERARCHY") and "ROOT Hips" in bvh and "LeftUpLeg" in bvh
-    if shutil.which("node") and (ROOT / "tools/node/node_modules/gltf-validator").is_dir():
+    if shutil.which("node") and (ROOT / "web/node_modules/gltf-validator").is_dir():
         for rep in _validate([anim / "scene.glb", anim / "track_00.glb"]):
             assert rep["issues"]["numErrors"] == 0, rep["issues"]["messages"][:3]
 

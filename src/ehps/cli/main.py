@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "info",
     "demo",
     "infer",
+    "serve",
     "convert",
     "weights",
     "models",

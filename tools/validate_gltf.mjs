@@ -1,9 +1,10 @@
-// Validate glTF/GLB files with the Khronos glTF-Validator; prints one JSON report per file
-// (an array) on stdout. Usage: node tools/node/validate.mjs FILE...
+// Validate glTF/GLB files with the Khronos glTF-Validator (the npm package pinned in
+// web/package.json, installed in web/node_modules by ./setup.sh --dev); prints one JSON report
+// per file (an array) on stdout. Usage: node tools/validate_gltf.mjs FILE...
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 
-const require = createRequire(import.meta.url);
+const require = createRequire(new URL("../web/package.json", import.meta.url));
 const validator = require("gltf-validator");
 
 const reports = [];

@@ -1,0 +1,208 @@
+"""The one place where ``ehps serve`` calls the inference pipeline.
+
+A job is exactly ``ehps infer INPUT --save-mesh glb --render --out DIR`` (plus the job's frame
+cap): :func:`run_job` builds the :class:`~ehps.inference.runner.InferConfig` and calls
+:func:`~ehps.inference.runner.run_inference`; there is no second estimation path. When the
+pipeline's entry point changes (a typed config tree, a progress callback), only this module
+changes.
+
+Progress comes from the files the pipeline writes as it goes: one ``state/{frame:06d}.npz`` per
+finished frame and one ``meta/{frame:06d}_{person:02d}.json`` per person, counted by a small
+thread while the job runs.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ehps.serve.config import EstimatorChoice
+
+__all__ = ["JobSpec", "JobFailed", "Progress", "load_predictor", "run_job", "scan_progress"]
+
+_STATE_RE = re.compile(r"^\d{6}\.npz$")
+_META_RE = re.compile(r"^\d{6}_(\d{2,})\.json$")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a worker needs to run one job (picklable; paths are the server's own).
+
+    Attributes:
+        job_id: the job's random id.
+        input_path: the uploaded file, saved under a name the server chose.
+        kind: ``"image"`` or ``"video"``.
+        out_dir: the job's output folder.
+        display_name: the uploaded name, for messages only (never used as a path).
+        estimator: which estimator to use.
+        max_frames: hard cap on the frames read from a video.
+        render_backend: overlay rasteriser.
+    """
+
+    job_id: str
+    input_path: str
+    kind: str
+    out_dir: str
+    display_name: str
+    estimator: EstimatorChoice
+    max_frames: int | None = None
+    render_backend: str = "auto"
+
+
+@dataclass
+class Progress:
+    """Frames finished (of ``frames_total``; 0 = unknown) and distinct people seen so far."""
+
+    frames_done: int = 0
+    frames_total: int = 0
+    people: int = 0
+
+
+class JobFailed(Exception):
+    """A job ended without a usable result; ``code`` is machine-readable, the message is for
+    the page (it names the cause and, where there is one, the fix)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class _Poller:
+    out_dir: Path
+    total: int
+    on_progress: Callable[[Progress], None]
+    stop: threading.Event = field(default_factory=threading.Event)
+    last: Progress | None = None
+
+    def tick(self) -> None:
+        try:
+            progress = scan_progress(self.out_dir, self.total)
+        except OSError:  # a folder changed under the scan: count again next time
+            return
+        if progress != self.last:
+            self.last = progress
+            self.on_progress(progress)
+
+    def loop(self, period_s: float) -> None:
+        while not self.stop.wait(period_s):
+            self.tick()
+
+
+def scan_progress(out_dir: Path, frames_total: int = 0) -> Progress:
+    """Count finished frames and distinct person ids in a job's output folder.
+
+    Args:
+        out_dir: the ``--out`` folder of the run (a video's files are one level down).
+        frames_total: known total, copied into the result.
+    """
+    frames, people = 0, set()
+    if not out_dir.is_dir():
+        return Progress(0, frames_total, 0)
+    for seq in (out_dir, *[p for p in out_dir.iterdir() if p.is_dir()]):
+        state, meta = seq / "state", seq / "meta"
+        if state.is_dir():
+            frames += sum(1 for p in state.iterdir() if _STATE_RE.match(p.name))
+        if meta.is_dir():
+            for p in meta.iterdir():
+                m = _META_RE.match(p.name)
+                if m:
+                    people.add((seq.name, int(m.group(1))))
+    return Progress(frames, frames_total, len(people))
+
+
+def load_predictor(choice: EstimatorChoice) -> Any:
+    """Build the :class:`~ehps.inference.predictor.Predictor` of an estimator choice.
+
+    Meshes are not required: a network without SMPL-X files still gives parameters (the job
+    then has no overlay or meshes, and says so).
+    """
+    from ehps.inference.predictor import Predictor
+
+    if choice.weights:
+        return Predictor.from_pretrained(choice.weights, smplx_path=choice.smplx_path,
+                                         require_body_model=False)
+    return Predictor.from_pretrained(None, body_model=choice.body_model,
+                                     smplx_path=choice.smplx_path)
+
+
+def _config_fields(cls: type) -> set[str]:
+    import dataclasses
+
+    return {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+
+
+def _clean(message: str, spec: JobSpec) -> str:
+    """A pipeline message with the server's paths replaced by the uploaded name."""
+    out = message.replace(spec.input_path, spec.display_name)
+    out = out.replace(str(Path(spec.input_path).parent), "upload")
+    return out.replace(spec.out_dir, "results")
+
+
+def run_job(
+    spec: JobSpec,
+    predictor: Any,
+    on_progress: Callable[[Progress], None] | None = None,
+    frames_total: int = 0,
+    poll_s: float = 0.25,
+) -> dict[str, Any]:
+    """Run the ``ehps infer`` pipeline on one uploaded file.
+
+    Args:
+        spec: the job.
+        predictor: from :func:`load_predictor` (reused across jobs by a worker).
+        on_progress: called from a helper thread whenever the counts change.
+        frames_total: frames the job will read (from the probe; 0 = unknown).
+        poll_s: how often the output folder is counted.
+
+    Returns:
+        The pipeline's report as JSON (``InferReport.to_json()``) plus ``has_meshes``.
+
+    Raises:
+        JobFailed: nothing could be read (``unreadable``), or nobody was found (``no_person``).
+    """
+    from ehps.inference.runner import InferConfig, run_inference
+
+    out = Path(spec.out_dir)
+    meshes = bool(predictor.has_meshes)
+    options: dict[str, Any] = dict(
+        out_dir=out, save_mesh=("glb",) if meshes else (), render=meshes,
+        render_backend=spec.render_backend, max_frames=spec.max_frames, progress=False,
+        pose_batch=8,
+    )
+    if meshes and spec.kind == "video" and "export_anim" in _config_fields(InferConfig):
+        options["export_anim"] = ("glb", "bvh")  # a pipeline that writes animations: ask
+    config = InferConfig(**options)
+    poller = None
+    thread = None
+    if on_progress is not None:  # the pipeline creates ``out``; the poller waits for it
+        poller = _Poller(out, frames_total, on_progress)
+        thread = threading.Thread(target=poller.loop, args=(poll_s,), daemon=True)
+        thread.start()
+    t0 = time.perf_counter()
+    try:
+        report = run_inference([spec.input_path], config, predictor)
+    finally:
+        if poller is not None and thread is not None:
+            poller.stop.set()
+            thread.join()
+            poller.tick()
+    summary = report.to_json()
+    summary["has_meshes"] = meshes
+    summary["seconds"] = round(time.perf_counter() - t0, 3)
+    failures = [_clean(f"{e}", spec) for _, e in report.failures]
+    if report.frames_done == 0:
+        cause = failures[0] if failures else "no frame could be decoded"
+        raise JobFailed("unreadable", f"{spec.display_name} could not be read: {cause}")
+    if report.people == 0:
+        what = "image" if spec.kind == "image" else f"any of the {report.frames_done} frames"
+        raise JobFailed("no_person", f"No person was found in {what}. ehps needs people whose "
+                        "body is visible (the detector's score threshold is 0.5); try another "
+                        "photo or video.")
+    summary["failures"] = [{"error": e} for e in failures]
+    return summary
