@@ -14,7 +14,13 @@ seconds per frame here). Figures per camera:
 - foot height at contact: mean |sole height| of the cleaned feet at contact frames, above the
   true floor and above the fitted one (cm);
 - sliding before / after cleanup (mean foot speed in contact, mm/frame) and their ratio; mean
-  joint change (cm); mean joint error to the truth before / after (camera frame, cm).
+  joint change (cm); mean joint error to the truth before / after (camera frame, cm);
+- after ``|``: the monocular scale ``s`` of the estimates (true / estimated pelvis distance from
+  the camera, median; 1 in noise mode), and the floor height error and foot height at contact
+  once the estimated scene is scaled by ``s`` about the camera (the world step can only be as
+  right as the people's depth; these isolate its own error from the estimator's scale).
+
+``--reuse`` keeps rendered videos and ``ehps infer`` outputs found in ``--out`` (re-measure only).
 """
 
 from __future__ import annotations
@@ -64,9 +70,19 @@ def _measure(sol, scene) -> dict:
     res["height_err_cm"] = float(np.sqrt(np.mean(f.height(pts) ** 2)) * 100)
     res["camera_height_err_cm"] = float((f.offset - d_true) * 100)
     res["inliers"], res["residual_cm"] = f.inliers, f.residual_m * 100
+    # Monocular scale: the estimated people may sit at the wrong distance along the viewing
+    # rays (a scale about the camera centre); s = true / estimated pelvis distance (median).
+    match = _match(sol, scene)
+    ratios = [np.linalg.norm(scene.joints_in_camera(w)[m.track.frame_index, 0], axis=-1)
+              / np.linalg.norm(m.joints_raw[:, 0], axis=-1) for m in sol.motions
+              for w in [match.get(m.track_id)] if w is not None]
+    s = float(np.median(np.concatenate(ratios))) if ratios else 1.0
+    res["scale"] = s
+    res["height_err_scaled_cm"] = float(np.sqrt(np.mean((pts @ f.normal + s * f.offset) ** 2))
+                                        * 100)
     tracks = []
     for m in sol.motions:
-        w = _match(sol, scene).get(m.track_id)
+        w = match.get(m.track_id)
         if w is None or not m.contacts.any():
             continue
         truth = scene.joints_in_camera(w)[m.track.frame_index]
@@ -74,10 +90,12 @@ def _measure(sol, scene) -> dict:
         feet = np.stack([m.joints[:, [7, 10]], m.joints[:, [8, 11]]], 1)
         sole_fit = (f.height(feet) - m.clearance[None]).min(2)
         sole_true = (feet @ n_true + d_true - m.clearance[None]).min(2)
+        sole_scaled = (s * feet @ n_true + d_true - m.clearance[None]).min(2)
         tracks.append({
             "track": m.track_id, "walker": w, "contact_frames": int(m.contacts.sum()),
             "foot_h_true_cm": float(np.abs(sole_true[m.contacts]).mean() * 100),
             "foot_h_fit_cm": float(np.abs(sole_fit[m.contacts]).mean() * 100),
+            "foot_h_scaled_cm": float(np.abs(sole_scaled[m.contacts]).mean() * 100),
             "slide_before": m.sliding_before_mm, "slide_after": m.sliding_after_mm,
             "change_cm": m.change_cm,
             "err_before_cm": float(np.linalg.norm(m.joints_raw - truth, axis=-1)[v].mean() * 100),
@@ -97,7 +115,8 @@ def _row(tag: str, r: dict) -> str:
             f"{r['camera_height_err_cm']:7.1f} {mean('foot_h_true_cm'):7.2f} "
             f"{mean('foot_h_fit_cm'):6.2f} {mean('slide_before'):7.1f} {mean('slide_after'):6.2f} "
             f"{ratio:6.1f}x {mean('change_cm'):6.2f} {mean('err_before_cm'):6.2f} "
-            f"{mean('err_after_cm'):6.2f}")
+            f"{mean('err_after_cm'):6.2f} | {r['scale']:5.3f} {r['height_err_scaled_cm']:6.2f} "
+            f"{mean('foot_h_scaled_cm'):6.2f}")
 
 
 def main() -> int:
@@ -107,6 +126,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=None, help="frames per clip")
     ap.add_argument("--seeds", type=int, default=3, help="noise draws per camera (noise mode)")
     ap.add_argument("--out", default=None, help="keep the sequences and a JSON report here")
+    ap.add_argument("--reuse", action="store_true", help="reuse videos / inference in --out")
     args = ap.parse_args()
     from ehps.bodymodels.anny import load_anny
     from ehps.world.sequence import WorldOptions, solve_world
@@ -120,9 +140,11 @@ def main() -> int:
     report: dict = {}
     print(f"{'camera (height, pitch)':26s} {'n_err':>6s} {'h_err':>7s} {'cam_h':>7s} "
           f"{'foot_h':>7s} {'(fit)':>6s} {'slide':>7s} {'after':>6s} {'ratio':>7s} "
-          f"{'change':>6s} {'err':>6s} {'after':>6s}")
+          f"{'change':>6s} {'err':>6s} {'after':>6s} | {'scale':>5s} {'h_err':>6s} "
+          f"{'foot_h':>6s}")
     print(f"{'':26s} {'deg':>6s} {'cm':>7s} {'cm':>7s} {'cm':>7s} {'cm':>6s} {'mm/fr':>7s} "
-          f"{'mm/fr':>6s} {'':>7s} {'cm':>6s} {'cm':>6s} {'cm':>6s}")
+          f"{'mm/fr':>6s} {'':>7s} {'cm':>6s} {'cm':>6s} {'cm':>6s} | {'':>5s} {'cm':>6s} "
+          f"{'cm':>6s}")
     for height, pitch in cams:
         scene = make_scene(bm, n_frames=n_frames, camera_height=height, pitch_deg=pitch,
                            walkers=WALKERS)
@@ -141,12 +163,14 @@ def main() -> int:
             from ehps.world.render import write_scene_video
 
             video = work / f"walk_{height}_{pitch}.mp4"
-            t0 = time.perf_counter()
-            write_scene_video(scene, bm, {"phenotype": np.full(6, 0.5)}, video)
-            t1 = time.perf_counter()
             out = work / f"infer_{height}_{pitch}"
-            run_inference([video], InferConfig(out_dir=out, progress=False),
-                          Predictor.from_pretrained(None))
+            t0 = time.perf_counter()
+            if not (args.reuse and video.exists()):
+                write_scene_video(scene, bm, {"phenotype": np.full(6, 0.5)}, video)
+            t1 = time.perf_counter()
+            if not (args.reuse and (out / video.stem / "tracks.npz").exists()):
+                run_inference([video], InferConfig(out_dir=out, progress=False),
+                              Predictor.from_pretrained(None))
             t2 = time.perf_counter()
             r = _measure(solve_world(out / video.stem, WorldOptions()), scene)
             r["seconds"] = {"render": t1 - t0, "infer": t2 - t1}
