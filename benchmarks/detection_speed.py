@@ -76,7 +76,7 @@ def load_images(data: Path) -> dict[str, tuple[np.ndarray, Path | None]]:
     from skimage import data as skdata
 
     import ehps
-    from ehps.detection import load_image
+    from ehps.io.image import load_image
 
     bb1 = Path(ehps.__file__).parent / "assets" / "basketball1.png"
     images: dict[str, tuple[np.ndarray, Path | None]] = {
@@ -97,7 +97,8 @@ def load_images(data: Path) -> dict[str, tuple[np.ndarray, Path | None]]:
 def speed(images: dict[str, tuple[np.ndarray, Path | None]], rounds: int, threads: int) -> None:
     import mediapipe as mp
 
-    from ehps.detection import MediapipeDetector, load_image
+    from ehps.detection import MediapipeDetector
+    from ehps.io.image import load_image
 
     holistic = mp.solutions.holistic.Holistic(static_image_mode=True, model_complexity=1,
                                               refine_face_landmarks=True)

@@ -29,7 +29,7 @@ import torch
 
 
 def _images() -> dict[str, np.ndarray]:
-    from ehps.detection import load_image
+    from ehps.io.image import load_image
 
     assets = Path(__file__).resolve().parents[1] / "src" / "ehps" / "assets"
     images = {"basketball1": load_image(assets / "basketball1.png")}

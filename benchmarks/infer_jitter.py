@@ -25,19 +25,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ehps.bodymodels.registry import load_body_model
 from ehps.inference.smoothing import ParamSmoother, mean_acceleration
-from ehps.inference.writer import FrameRecord
-
-
-def body_model(name: str, smplx_path: str | None):
-    if name == "anny":
-        from ehps.bodymodels.anny import load_anny
-
-        return load_anny()
-    from ehps.bodymodels.paths import find_smplx_dir
-    from ehps.bodymodels.smplx import load_smplx
-
-    return load_smplx(find_smplx_dir(smplx_path))
+from ehps.io.records import FrameRecord
 
 
 def raw_joints_full(model, records: list[tuple[FrameRecord, int]]) -> np.ndarray:
@@ -103,7 +93,7 @@ def main() -> None:
     with np.load(next((args.folder / "smplx").glob("*.npz"))) as per:
         model_name = str(per["body_model"])
     del first
-    model = body_model(model_name, args.smplx_path)
+    model = load_body_model(model_name, args.smplx_path)
     print(f"{args.folder}: {len(by_index)} frames at {fps:g} fps, body model {model_name}")
     print(f"{'track':>5} {'frames':>6}  {'raw m/s2':>9} {'smooth':>8} {'ratio':>6}  "
           f"{'raw rel':>8} {'smooth rel':>10} {'ratio':>6}")

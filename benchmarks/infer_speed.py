@@ -5,9 +5,10 @@ For each variant (random official-style weights: speed does not depend on the va
 on the same decoded frames and the same person boxes (the embedded detector runs once, first,
 and its time is reported as its own stage):
 
-- **batched**: the real pipeline (:class:`ehps.inference.pipeline.SequenceRunner`): crops of many
-  people and frames in network batches of ``--batch-size``, tracking, smoothing, one batched
-  SMPL-X pass per ``pose_batch`` people, files written by the background writer;
+- **batched**: the real pipeline (:class:`ehps.inference.runner.SequenceRun`, the stage loop of
+  ``ehps infer``): crops of many people and frames in network batches of ``--batch-size``,
+  tracking, smoothing, one batched SMPL-X pass per ``pose_batch`` people, files written by the
+  background writer;
 - **batched bf16**: the same under bfloat16 autocast (only where the CPU has AVX512-BF16 / AMX
   or on a GPU);
 - **compiled** / **bf16 compiled**: the same with ``--compile`` (``torch.compile`` with frozen
@@ -27,6 +28,11 @@ Run (serialised with the other benchmarks on a shared machine):
         --variants smplerx_s32 --batch-size 8
 
 Target: batched >= 2x the loop (frames/s, detection excluded).
+
+``--quick``: 12 frames, ``smplerx_s32`` only, one round, no compiled modes (a minute or two).
+``--against REV``: instead, ``ehps infer`` of this checkout and of git revision ``REV`` side by side
+through the command line (:mod:`infer_revisions`: network, network + render, embedded), e.g. the
+before/after figure of a refactor.
 """
 
 from __future__ import annotations
@@ -41,15 +47,20 @@ from typing import Any
 import numpy as np
 import torch
 
+from ehps.config.infer import EstimatorConfig, InferConfig, OutputConfig
 from ehps.geometry.camera import Intrinsics
-from ehps.inference.pipeline import SequenceRunner, SmoothingConfig, render_frame
+from ehps.geometry.crop import crop_person, process_bbox
+from ehps.inference.network import NetworkEstimator
 from ehps.inference.predictor import Predictor
+from ehps.inference.render import render_frame
+from ehps.inference.runner import InferReport, SequenceRun
 from ehps.inference.sources import BoxesTable, Frame, iter_images, iter_video, load_boxes_json
-from ehps.inference.writer import SequenceWriter, person_stem
+from ehps.io.results import person_stem
 from ehps.utils.io import atomic_save_npz, atomic_write_json
 from ehps.utils.system import amx_bf16_available, cpu_flags, cpu_summary
+from infer_revisions import add_arguments, compare, default_video
 
-DEFAULT_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "vtest.avi"
+DEFAULT_VIDEO = default_video()
 STAGES = ("decode", "detect", "crop", "network", "track", "smooth", "body_model", "render",
           "write")
 
@@ -80,28 +91,26 @@ def detect_all(frames: list[Frame]) -> tuple[BoxesTable, float]:
 
 def run_batched(pred: Predictor, frames: list[Frame], boxes: BoxesTable, out: Path
                 ) -> dict[str, float]:
-    pred.timings = {}
-    writer = SequenceWriter(out, {"bench": True}, video=True, fps=10.0, tracks=True,
-                            weights="random")
-    runner = SequenceRunner(pred, writer, boxes=boxes, track=True, smoothing=SmoothingConfig())
+    """The stage loop of ``ehps infer`` on the decoded frames (tracked, smoothed, written)."""
+    pred.estimator.timings.clear()
+    config = InferConfig(estimator=EstimatorConfig(batch_size=pred.estimator.batch_size),
+                         output=OutputConfig(out_dir=str(out)), progress=False)
+    report = InferReport(out, pred.name)
+    run = SequenceRun("bench", out, len(frames), pred, config, boxes, True, True, 10.0,
+                      {"bench": True}, None)
     t0 = time.perf_counter()
-    for f in frames:
-        runner.process(f)
-    runner.finish()
-    t1 = time.perf_counter()
-    writer.close(True)
-    total = time.perf_counter() - t0
-    stages = {**runner.stats.timings, **pred.timings}
-    stages["write"] = stages.get("write", 0.0) + time.perf_counter() - t1
-    stages["total"] = total
-    stages["people"] = runner.stats.people
+    seq = run.run(iter(frames), report)
+    stages = {**seq.stats.timings, **pred.estimator.timings}
+    stages["total"] = time.perf_counter() - t0
+    stages["people"] = seq.stats.people
     return stages
 
 
 def run_loop(pred: Predictor, frames: list[Frame], boxes: BoxesTable, out: Path
              ) -> dict[str, float]:
     """One person at a time at batch 1, synchronous writes (the official demos' structure)."""
-    bm = pred.load_body_model()
+    bm = pred.body_model()
+    model, device = pred.estimator.model, pred.estimator.device
     st = dict.fromkeys(("crop", "network", "body_model", "write"), 0.0)
     people = 0
     t_start = time.perf_counter()
@@ -111,13 +120,14 @@ def run_loop(pred: Predictor, frames: list[Frame], boxes: BoxesTable, out: Path
         b, s = boxes.lookup(str(f.index), f.index)
         for i in range(len(b)):
             t0 = time.perf_counter()
-            crops, crop_boxes, keep = pred.crop(f.image, b[i : i + 1])
-            if not keep.any():
+            cb = process_bbox(b[i], w, h)
+            if cb is None:
                 continue
-            x = torch.from_numpy(crops).to(pred.device).permute(0, 3, 1, 2).contiguous() / 255.0
+            crop = crop_person(f.image, cb).image
+            x = torch.from_numpy(crop[None]).to(device).permute(0, 3, 1, 2).contiguous() / 255.0
             t1 = time.perf_counter()
             with torch.inference_mode():
-                p = pred.model(x)
+                p = model(x)
                 p.cam_trans.cpu()  # wait for the device
             t2 = time.perf_counter()
             params = {k2: v.reshape(1, -1) for k2, v in p.smplx_params().items()}
@@ -130,7 +140,7 @@ def run_loop(pred: Predictor, frames: list[Frame], boxes: BoxesTable, out: Path
                             **{k2: v.cpu().numpy() for k2, v in params.items()},
                             joints_cam=o.joints[0, :55].cpu().numpy())
             atomic_write_json(out / "meta" / f"{stem}.json",
-                              {"bbox": crop_boxes[0], "score": float(s[i]),
+                              {"bbox": cb, "score": float(s[i]),
                                "focal": [k.fx, k.fy], "verts0": verts[0, 0]})
             t4 = time.perf_counter()
             st["crop"] += t1 - t0
@@ -174,7 +184,21 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2,
                     help="alternating rounds per mode; the fastest round of each is reported")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--quick", action="store_true",
+                    help="12 frames, smplerx_s32, one round, no compiled modes")
+    ap.add_argument("--against", default=None, metavar="REV",
+                    help="compare ehps infer of this checkout with git revision REV instead")
+    add_arguments(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.frames, args.variants, args.rounds = min(args.frames, 12), "smplerx_s32", 1
+        args.no_compile, args.render_frames = True, min(args.render_frames, 1)
+    if args.against:
+        res = compare(args.against, args.video, args.frames, args.rounds,
+                      args.scenarios.split(","))
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=2))
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     cpu = cpu_summary()
@@ -210,16 +234,19 @@ def main() -> None:
                     modes.append(("bf16 compiled", True, True))
             runs: dict[str, Any] = {}
             for label, bf16, comp in modes:
-                pred = Predictor(model=model, device=args.device, bf16=bf16, smplx_path=smplx_dir,
-                                 batch_size=args.batch_size, name=variant, compile=comp)
+                pred = Predictor(NetworkEstimator(
+                    model, device=args.device, bf16=bf16, smplx_path=str(smplx_dir),
+                    batch_size=args.batch_size, name=variant, compile=comp))
                 t0 = time.perf_counter()
-                pred.run_network(np.zeros((args.batch_size, 512, 384, 3), np.float32))  # warm
+                warm = np.zeros((args.batch_size, 512, 384, 3), np.float32)
+                pred.estimator.run_network(warm)
                 if comp:
                     print(f"{variant} {label}: compiled in {time.perf_counter() - t0:.0f} s "
                           f"(one-off, not timed below)")
-                pred.run_network(np.zeros((1, 512, 384, 3), np.float32))
+                pred.estimator.run_network(warm[:1])
                 runs[label] = (run_batched, pred)
-            pred = Predictor(model=model, device=args.device, smplx_path=smplx_dir, name=variant)
+            pred = Predictor(NetworkEstimator(model, device=args.device,
+                                              smplx_path=str(smplx_dir), name=variant))
             runs["loop"] = (run_loop, pred)
             # modes alternate, in a rotated order each round; each keeps its fastest round, so a
             # burst of load from elsewhere on a shared machine does not land on one mode only

@@ -51,3 +51,15 @@ def anny_body():
     from ehps.bodymodels.anny import AnnyBody
 
     return AnnyBody()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--regen-golden", action="store_true", default=False,
+                     help="rewrite the golden output files (tests/golden/) from this run "
+                          "instead of comparing with them (tests/golden/regen.sh)")
+
+
+@pytest.fixture(scope="session")
+def regen_golden(request: pytest.FixtureRequest) -> bool:
+    """Whether the golden-output tests rewrite their files instead of comparing."""
+    return bool(request.config.getoption("--regen-golden"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ehps.data.humandata import keypoints_to_human_data, write_humandata
+from ehps.data.humandata_writer import keypoints_to_human_data, write_humandata
 
 IMG_HW = (480, 640)
 FOCAL, PRINCPT = 500.0, (320.0, 240.0)

@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 
 from ehps.bodymodels.joint_sets import JOINT_137_IDX
-from ehps.data.humandata import (
-    HumanData,
-    flatten_humandata,
-    keypoints_to_human_data,
-    write_humandata,
-)
+from ehps.data.humandata import HumanData
 from ehps.data.humandata_conventions import (
     HUMAN_DATA_KEYPOINTS,
     SMPLX_137_MAPPING,
     SMPLX_HAND_MEAN_LEFT,
     SMPLX_HAND_MEAN_RIGHT,
+)
+from ehps.data.humandata_writer import (
+    flatten_humandata,
+    keypoints_to_human_data,
+    write_humandata,
 )
 from ehps.errors import InputError
 
@@ -157,7 +157,7 @@ def test_restricted_unpickler_refuses_code(tmp_path: Path) -> None:
     assert params["global_orient"].shape == (1, 3) and np.shape(params["betas"]) == (1, 10)
     holder[()] = {"global_orient": np.zeros((1, 3)), "note": "x"}  # a non-row field is refused
     np.savez(p, image_path=np.array(["a"]), bbox_xywh=np.ones((1, 5)), smplx=holder)
-    with pytest.raises(InputError, match="'smplx.note' must have 1 rows"):
+    with pytest.raises(InputError, match="'smplx.note'"):
         HumanData(p).param_dict("smplx")
     assert pickle.loads(pickle.dumps(1)) == 1  # the unpickler does not alter global pickle state
 

@@ -28,8 +28,8 @@ from ehps.data.datasets.ehf import read_ply_vertices
 from ehps.data.datasets.humandata_source import HumanDataSource
 from ehps.data.datasets.mpii import MPII_NAMES
 from ehps.data.datasets.mscoco import COCO_WHOLEBODY_134_NAMES
-from ehps.data.humandata import write_humandata
 from ehps.data.humandata_conventions import SMPLX_HAND_MEAN_LEFT, SMPLX_HAND_MEAN_RIGHT
+from ehps.data.humandata_writer import write_humandata
 from ehps.errors import InputError
 from ehps.geometry.crop import process_bbox
 

@@ -217,7 +217,7 @@ def test_smplestx_rules(data_root: Path) -> None:
     zero_hands = {"left_hand_pose": np.zeros((3, 15, 3), np.float32)}
     written = write_humandata_dataset(data_root, "A", n=3, with_3d=False)
     written["smplx"].update(zero_hands)
-    from ehps.data.humandata import write_humandata
+    from ehps.data.humandata_writer import write_humandata
 
     kw = {k: v for k, v in written.items() if k != "joints"}
     write_humandata(data_root / "preprocessed_datasets" / "A.npz", **kw)

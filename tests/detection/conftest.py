@@ -12,7 +12,7 @@ SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def _rgb(path: Path) -> np.ndarray:
-    from ehps.detection.image import load_image
+    from ehps.io.image import load_image
 
     return load_image(path)
 

@@ -159,7 +159,8 @@ _HUGE = textwrap.dedent(
     """
     import json, sys
     import cv2, numpy as np
-    from ehps.detection import MediapipeDetector, load_image
+    from ehps.detection import MediapipeDetector
+    from ehps.io.image import load_image
     person = load_image(sys.argv[1])[40:480, 0:200]
     person = cv2.resize(person, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
     image = np.full((9000, 12000, 3), 180, np.uint8)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ehps.detection.image import as_rgb_uint8, load_image, load_image_reduced, read_image_size
 from ehps.errors import InputError
+from ehps.io.image import as_rgb_uint8, load_image, load_image_reduced, read_image_size
 
 
 def _png(path, array):

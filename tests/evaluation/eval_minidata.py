@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import torch
 
-from ehps.data.humandata import write_humandata
+from ehps.data.humandata_writer import write_humandata
 from ehps.evaluation.benchmarks.base import PARAM_SHAPES, EvalContext, stack_params
 from ehps.evaluation.benchmarks.ehf import EHF_CAMERA_ROTVEC
 from ehps.geometry.camera import crop_intrinsics_to_image, project_points

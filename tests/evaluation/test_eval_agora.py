@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ehps.errors import InputError
-from ehps.evaluation.agora import (
+from ehps.evaluation.agora_server import (
     AgoraPersonResult,
     agora_part_errors_mm,
     keypoint_box_iou,

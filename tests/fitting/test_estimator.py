@@ -17,7 +17,7 @@ def estimator(anny_body):
 
 
 def test_bundled_photo_two_people_within_reprojection_targets(estimator, assets_dir):
-    from ehps.detection import load_image
+    from ehps.io.image import load_image
 
     image = load_image(assets_dir / "basketball1.png")
     result = estimator(image, source="basketball1.png")
@@ -79,7 +79,7 @@ def test_bad_arrays_are_rejected(estimator):
 def test_huge_image_keeps_original_pixel_coordinates(estimator, assets_dir):
     import cv2
 
-    from ehps.detection import load_image
+    from ehps.io.image import load_image
 
     small = load_image(assets_dir / "basketball1.png")
     scale = 6  # 3840 x 2880
@@ -108,7 +108,7 @@ def test_huge_image_keeps_original_pixel_coordinates(estimator, assets_dir):
 def test_smplx_body_model_path_on_bundled_photo(synthetic_smplx_dir, assets_dir):
     """The SMPL-X side (joint/landmark tables, 68-point face from the 478 mesh) on real
     landmarks, with the synthetic SMPL-X-format model standing in for the licensed files."""
-    from ehps.detection import load_image
+    from ehps.io.image import load_image
 
     est = EmbeddedEstimator(body_model="smplx", smplx_path=synthetic_smplx_dir)
     result = est(load_image(assets_dir / "basketball1.png"))

@@ -10,15 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from ehps.config.infer import parse_intrinsics
 from ehps.errors import InputError
-from ehps.geometry.camera import Intrinsics
-from ehps.inference.camera import (
-    from_shared_camera,
-    parse_intrinsics,
-    person_intrinsics,
-    project,
-    to_shared_camera,
-)
+from ehps.geometry.camera import Intrinsics, project_points
+from ehps.inference.camera import from_shared_camera, person_intrinsics, to_shared_camera
 
 
 def test_person_intrinsics_official_formula():
@@ -67,7 +62,11 @@ def test_root_projects_to_same_pixel_and_keeps_size(seed):
 def test_project_matches_pinhole():
     k = Intrinsics(800.0, 780.0, 320.0, 240.0)
     p = np.array([[0.3, -0.2, 3.0], [-1.0, 0.5, 7.0]])
-    np.testing.assert_allclose(project(p, k), np.stack([_pinhole(q, k) for q in p]))
+    uv = project_points(p, k.focal, k.princpt, eps=0.0)
+    np.testing.assert_allclose(uv, np.stack([_pinhole(q, k) for q in p]))
+    # tensors give the same pixels
+    uv_t = project_points(torch.from_numpy(p), k.focal, k.princpt, eps=0.0).numpy()
+    np.testing.assert_allclose(uv_t, uv, rtol=1e-12)
 
 
 def test_behind_camera_is_an_error():
@@ -77,15 +76,15 @@ def test_behind_camera_is_an_error():
 
 
 def test_parse_intrinsics():
-    assert parse_intrinsics("1000,1001, 320,240") == Intrinsics(1000.0, 1001.0, 320.0, 240.0)
+    assert parse_intrinsics("1000,1001, 320,240") == (1000.0, 1001.0, 320.0, 240.0)
     for bad in ("1,2,3", "a,b,c,d", "0,1,2,3", "1,1,nan,2"):
         with pytest.raises(InputError, match="fx,fy,cx,cy"):
             parse_intrinsics(bad)
 
 
 def test_anchor_is_the_root_joint(tiny_predictor, synthetic_smplx_dir):
-    """Predictor.anchor (linear in betas / expression) equals the pelvis of a zero-pose forward,
-    and stays the pelvis under any global orientation (the root turns about it)."""
+    """NetworkEstimator.anchor (linear in betas / expression) equals the pelvis of a zero-pose
+    forward, and stays the pelvis under any global orientation (the root turns about it)."""
     from ehps.bodymodels.smplx import load_smplx
 
     pred = tiny_predictor()
@@ -93,7 +92,7 @@ def test_anchor_is_the_root_joint(tiny_predictor, synthetic_smplx_dir):
     rng = np.random.default_rng(0)
     betas = rng.normal(0, 1, (1, 10)).astype(np.float32)
     expr = rng.normal(0, 1, (1, 10)).astype(np.float32)
-    anchor = pred.anchor({"betas": betas, "expression": expr})
+    anchor = pred.estimator.anchor({"betas": betas, "expression": expr})
     with torch.no_grad():
         out = model(betas=torch.from_numpy(betas), expression=torch.from_numpy(expr),
                     global_orient=torch.tensor([[0.4, -1.1, 2.0]]))

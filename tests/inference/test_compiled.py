@@ -18,7 +18,7 @@ BOXES = np.array([[16, 72, 178, 408], [427, 49, 212, 350], [600, 400, 80, 80]], 
 
 @pytest.fixture(scope="module")
 def photo(assets_dir):
-    from ehps.detection import load_image
+    from ehps.io.image import load_image
 
     return load_image(assets_dir / "basketball1.png")
 
@@ -28,7 +28,7 @@ def _images(n: int, seed: int = 0) -> torch.Tensor:
 
 
 def test_padding_keeps_the_real_rows(tiny_predictor):
-    model = tiny_predictor().model
+    model = tiny_predictor().estimator.model
     net = StaticBatchNetwork(model, batch_size=5)
     seen: list[int] = []
 
@@ -55,7 +55,7 @@ def test_padding_keeps_the_real_rows(tiny_predictor):
 
 
 def test_compiler_failure_falls_back_to_eager(tiny_predictor, caplog):
-    model = tiny_predictor().model
+    model = tiny_predictor().estimator.model
     net = StaticBatchNetwork(model, batch_size=4)
 
     def broken(x: torch.Tensor):
@@ -77,10 +77,10 @@ def test_compiled_predictor_matches_eager(tiny_predictor, photo):
     torch._dynamo.reset()
     eager = tiny_predictor(batch_size=4)
     compiled = tiny_predictor(batch_size=4, compile=True)
-    assert isinstance(compiled._network, StaticBatchNetwork)
+    assert isinstance(compiled.estimator.network, StaticBatchNetwork)
     ra = eager(photo, BOXES)
     rb = compiled(photo, BOXES)  # 3 crops: padded to 4
-    assert compiled._network.failed is None
+    assert compiled.estimator.network.failed is None
     assert len(ra.people) == len(rb.people) == 3
     for pa, pb in zip(ra.people, rb.people):
         for key in SMPLX_PARAM_KEYS:

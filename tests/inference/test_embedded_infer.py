@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import torch
 
+from ehps.config.infer import InferConfig, InputConfig, OutputConfig
 from ehps.inference.predictor import Predictor
-from ehps.inference.runner import InferConfig, run_inference
+from ehps.inference.runner import run_inference
 
 pytest.importorskip("ai_edge_litert")
 pytest.importorskip("anny")
@@ -29,7 +30,8 @@ def embedded_run(tmp_path_factory, assets_dir):
     pred = Predictor.from_pretrained(None, fit_config=FitConfig(stages=short))
     out = tmp_path_factory.mktemp("embedded")
     inputs = [assets_dir / "basketball1.png", assets_dir / "basketball2.png"]
-    cfg = InferConfig(out_dir=out, sequence=True, fps=10.0, save_mesh=("obj",), progress=False)
+    cfg = InferConfig(input=InputConfig(sequence=True, fps=10.0),
+                      output=OutputConfig(out_dir=str(out), save_mesh=("obj",)), progress=False)
     return run_inference(inputs, cfg, pred), out, pred
 
 

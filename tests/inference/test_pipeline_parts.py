@@ -1,4 +1,4 @@
-"""Small parts of the inference loop: the packed smoother against the lead's ParamSmoother, the
+"""Small parts of the inference loop: the packed smoother against one filter per key, the
 manifest (ranges, resume checks), per-track series against a loop over frames, and the overlay
 encoder (PyAV round trip, odd sizes)."""
 
@@ -10,17 +10,42 @@ import numpy as np
 import pytest
 
 from ehps.errors import InputError
-from ehps.inference.pipeline import PackedSmoother
-from ehps.inference.smoothing import ParamSmoother
-from ehps.inference.writer import FrameRecord, Manifest, TrackStore, VideoEncoder, frame_ranges
+from ehps.inference.smoothing import (
+    ROTATION_KEYS,
+    OneEuroFilter,
+    ParamSmoother,
+    RotationOneEuroFilter,
+)
+from ehps.io.manifest import Manifest, frame_ranges
+from ehps.io.records import FrameRecord, TrackStore
+from ehps.io.video import VideoEncoder
 
 SHAPES = {"global_orient": (1, 3), "body_pose": (21, 3), "left_hand_pose": (15, 3),
           "jaw_pose": (1, 3), "betas": (1, 10), "transl": (1, 3), "phenotype": (1, 6)}
 
 
-def test_packed_smoother_equals_param_smoother():
+class _PerKeySmoother:
+    """Reference: one filter per key (rotations on SO(3)), as the smoother was first written."""
+
+    def __init__(self, *args: float) -> None:
+        self.args, self.filters = args, {}
+
+    def __call__(self, params: dict, t: float) -> dict:
+        out = {}
+        for key, value in params.items():
+            arr = np.asarray(value)
+            if not np.issubdtype(arr.dtype, np.floating):
+                out[key] = arr
+                continue
+            cls = RotationOneEuroFilter if key in ROTATION_KEYS else OneEuroFilter
+            f = self.filters.setdefault(key, cls(*self.args))
+            out[key] = f(arr.astype(np.float64), t).astype(arr.dtype).reshape(arr.shape)
+        return out
+
+
+def test_packed_smoother_equals_a_filter_per_key():
     rng = np.random.default_rng(0)
-    a, b = ParamSmoother(0.7, 0.3, 1.2), PackedSmoother(0.7, 0.3, 1.2)
+    a, b = _PerKeySmoother(0.7, 0.3, 1.2), ParamSmoother(0.7, 0.3, 1.2)
     t = 0.0
     for _ in range(40):
         t += rng.uniform(0.03, 0.2)  # irregular frame times

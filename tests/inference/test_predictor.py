@@ -12,11 +12,17 @@ import pytest
 import torch
 
 from ehps.errors import BodyModelError, CheckpointError, InputError
-from ehps.geometry.camera import Intrinsics
+from ehps.geometry.camera import Intrinsics, project_points
 from ehps.geometry.crop import crop_person, process_bbox
-from ehps.inference.camera import person_intrinsics, project
-from ehps.inference.predictor import Predictor, resolve_device
+from ehps.inference.camera import person_intrinsics
+from ehps.inference.detect import limit_people
+from ehps.inference.network import NetworkEstimator, resolve_device
+from ehps.inference.predictor import Predictor
 from ehps.structures import SMPLX_PARAM_KEYS
+
+
+def _project(points: np.ndarray, k: Intrinsics) -> np.ndarray:
+    return project_points(np.asarray(points, np.float64), k.focal, k.princpt, eps=0.0)
 
 BOXES = {
     "basketball1.png": np.array([[16, 72, 178, 408], [427, 49, 212, 350], [600, 400, 80, 80]],
@@ -27,7 +33,7 @@ BOXES = {
 
 @pytest.fixture(scope="module")
 def photos(assets_dir):
-    from ehps.detection import load_image
+    from ehps.io.image import load_image
 
     return {name: load_image(assets_dir / name) for name in BOXES}
 
@@ -36,10 +42,11 @@ def test_official_and_safetensors_agree(tiny_model_files, synthetic_smplx_dir, p
     img = photos["basketball1.png"]
     a = Predictor.from_pretrained(tiny_model_files.official, variant=tiny_model_files.variant,
                                   device="cpu", smplx_path=synthetic_smplx_dir,
-                                  **tiny_model_files.overrides)
+                                  model_overrides=tiny_model_files.overrides)
     b = Predictor.from_pretrained(tiny_model_files.safetensors, device="cpu",
                                   smplx_path=synthetic_smplx_dir)
-    assert a.kind == b.kind == "network" and b.name == "smplestx_s"
+    assert isinstance(a.estimator, NetworkEstimator) and isinstance(b.estimator, NetworkEstimator)
+    assert b.name == "smplestx_s"
     ra, rb = a(img, BOXES["basketball1.png"]), b(img, BOXES["basketball1.png"])
     assert len(ra.people) == len(rb.people) == 3  # the third box is partly outside: clipped
     for pa, pb in zip(ra.people, rb.people):
@@ -52,7 +59,7 @@ def test_batched_equals_single_crop_loop(tiny_predictor, photos):
     names = list(BOXES)
     results = pred.predict([photos[n] for n in names], [BOXES[n] for n in names],
                            sources=names)
-    model = pred.model
+    model = pred.estimator.model
     for name, res in zip(names, results):
         img = photos[name]
         h, w = img.shape[:2]
@@ -73,7 +80,7 @@ def test_batched_equals_single_crop_loop(tiny_predictor, photos):
                 assert person.params[key].shape == shape and person.params[key].dtype == np.float32
             k = person_intrinsics(cb)
             assert person.intrinsics == k
-            np.testing.assert_allclose(person.joints_img, project(person.joints_cam, k),
+            np.testing.assert_allclose(person.joints_img, _project(person.joints_cam, k),
                                        rtol=1e-5, atol=1e-3)
 
 
@@ -101,29 +108,33 @@ def test_root_joint_lands_on_the_same_pixel_in_the_shared_camera(tiny_predictor,
     for p in res.people:
         root_person = p.joints_cam[0]
         root_shared = root_person - p.params["transl"][0] + p.transl_full
-        np.testing.assert_allclose(project(root_shared, k_shared),
-                                   project(root_person, p.intrinsics), atol=1e-2)
+        np.testing.assert_allclose(_project(root_shared, k_shared),
+                                   _project(root_person, p.intrinsics), atol=1e-2)
         # the shared-camera mesh is the same mesh moved (vertices_full)
         np.testing.assert_allclose(p.vertices_full() - p.vertices_cam,
                                    np.broadcast_to(p.transl_full - p.params["transl"][0],
                                                    p.vertices_cam.shape), atol=1e-4)
 
 
-def test_set_transl_full_round_trip(tiny_predictor, photos):
+def test_relocate_round_trip(tiny_predictor, photos):
     pred = tiny_predictor()
     res = pred(photos["basketball1.png"], BOXES["basketball1.png"][:1])
     p = res.people[0]
     t_person, t_full = p.params["transl"].copy(), p.transl_full.copy()
-    pred.set_transl_full(p, t_full, res.intrinsics)
+    pred.estimator.relocate(p, t_full, res.intrinsics)
     np.testing.assert_allclose(p.params["transl"], t_person, rtol=1e-5, atol=1e-5)
 
 
-def test_max_people_keeps_the_best_scores(tiny_predictor):
+def test_max_people_keeps_the_best_scores(tiny_predictor, photos):
+    scores = np.array([0.2, 0.9, 0.1, 0.8], np.float32)
+    np.testing.assert_array_equal(limit_people(np.zeros((4, 4)), scores, 2), [1, 3])
+    np.testing.assert_array_equal(limit_people(np.zeros((4, 4)), scores, None), [0, 1, 2, 3])
     pred = tiny_predictor(max_people=2)
-    boxes = np.arange(16, dtype=np.float32).reshape(4, 4) + 10
-    b, s = pred.limit_people(boxes, np.array([0.2, 0.9, 0.1, 0.8], np.float32))
-    np.testing.assert_array_equal(b, boxes[[1, 3]])
-    np.testing.assert_allclose(s, [0.9, 0.8])
+    boxes = np.array([[16, 72, 178, 408], [427, 49, 212, 350], [300, 100, 60, 150],
+                      [200, 90, 80, 160]], np.float32)
+    res = pred.predict([photos["basketball1.png"]], [boxes], scores=[scores])[0]
+    np.testing.assert_allclose([p.bbox_xywh for p in res.people], boxes[[1, 3]])
+    np.testing.assert_allclose([p.score for p in res.people], [0.9, 0.8])
 
 
 def test_missing_smplx_files(tiny_model_files, tmp_path, photos, caplog):
@@ -141,8 +152,8 @@ def test_missing_smplx_files(tiny_model_files, tmp_path, photos, caplog):
     for p in res.people:
         assert p.vertices_cam.shape == (0, 3) and p.params["transl"].shape == (1, 3)
         # the anchor falls back to the model origin: it projects to the same pixel
-        np.testing.assert_allclose(project(p.transl_full, res.intrinsics),
-                                   project(p.params["transl"][0], p.intrinsics), atol=1e-2)
+        np.testing.assert_allclose(_project(p.transl_full, res.intrinsics),
+                                   _project(p.params["transl"][0], p.intrinsics), atol=1e-2)
 
 
 def test_bad_weights_and_devices(tmp_path):

@@ -12,17 +12,34 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ehps.inference.pipeline import SmoothingConfig
+from ehps.config.infer import (
+    DetectionConfig,
+    EstimatorConfig,
+    InferConfig,
+    InputConfig,
+    OutputConfig,
+    SmoothingConfig,
+    TrackingConfig,
+)
 from ehps.inference.predictor import Predictor
-from ehps.inference.runner import InferConfig, run_inference
+from ehps.inference.runner import run_inference
 from ehps.inference.smoothing import ParamSmoother, mean_acceleration
 from ehps.structures import SMPLX_PARAM_KEYS
 
 pytest.importorskip("av")
 
 
-def _config(out: Path, walkers, **kw) -> InferConfig:
-    return InferConfig(out_dir=out, boxes=str(walkers.boxes_json), progress=False, **kw)
+def _config(out: Path, walkers, *, max_frames=None, start=0, pose_batch=64, resume=False,
+            smoothing=None, render=False, side_view=False, track=True) -> InferConfig:
+    return InferConfig(
+        input=InputConfig(start=start, max_frames=max_frames),
+        detection=DetectionConfig(boxes=str(walkers.boxes_json)),
+        estimator=EstimatorConfig(pose_batch=pose_batch),
+        tracking=TrackingConfig(enabled=track),
+        smoothing=smoothing or SmoothingConfig(),
+        output=OutputConfig(out_dir=str(out), resume=resume, render=render,
+                            side_view=side_view),
+        progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -158,11 +175,13 @@ def _raw_person(rec: dict, tid: int, keys: list[str]):
 
 
 class _Interrupt:
-    """Wraps Predictor.run_network: counts crops, raises KeyboardInterrupt on call ``stop``."""
+    """Wraps NetworkEstimator.run_network: counts crops, raises KeyboardInterrupt on call
+    ``stop``."""
 
     def __init__(self, pred: Predictor, stop: int | None) -> None:
-        self.inner, self.stop, self.calls, self.crops = pred.run_network, stop, 0, 0
-        pred.run_network = self  # type: ignore[method-assign]
+        est = pred.estimator
+        self.inner, self.stop, self.calls, self.crops = est.run_network, stop, 0, 0
+        est.run_network = self  # type: ignore[method-assign]
 
     def __call__(self, crops):
         self.calls += 1
@@ -234,7 +253,7 @@ def test_render_no_track_and_range(walkers, tiny_predictor, tmp_path):
     pred = tiny_predictor()
     report = run_inference([walkers.path],
                            _config(tmp_path, walkers, render=True, side_view=True,
-                                   track_video=False, start=40, max_frames=3), pred)
+                                   track=False, start=40, max_frames=3), pred)
     folder = tmp_path / "walkers"
     assert report.frames_done == 3 and not (folder / "tracks.npz").exists()
     metas = _metas(folder)

@@ -83,7 +83,7 @@ def test_train_lists_presets_and_rejects_bad_overrides(capsys) -> None:
     for name in ("smplerx_h32", "smplestx_h40", "smplerx_ft_agora", "synthetic_smplerx"):
         assert name in listing
     assert main(["train", "--preset", "smplerx_s32", "--set", "optim.learning_rate=1"]) == 2
-    assert "unknown config key 'optim.learning_rate'" in capsys.readouterr().err
+    assert "optim: unknown key 'learning_rate'" in capsys.readouterr().err
 
 
 def _finetune(source: Path, out: Path, root: Path, smplx_dir: Path, *extra: str) -> None:

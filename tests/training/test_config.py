@@ -101,8 +101,9 @@ def test_overrides_merge_free_form_mappings() -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ({"optim": {"learning_rate": 1.0}}, "unknown config key 'optim.learning_rate'"),
-        ({"optimiser": {}}, "unknown config key 'optimiser'"),
+        ({"optim": {"learning_rate": 1.0}}, "optim: unknown key 'learning_rate'"),
+        ({"optimiser": {}}, r"unknown key 'optimiser' \(did you mean 'optim'\?\)"),
+        ({"data": {"bbox_ration": 1.3}}, r"did you mean 'bbox_ratio'"),
         ({"optim": {"lr": "fast"}}, "expected a number"),
         ({"data": {"batch_size": 2.5}}, "expected an integer"),
         ({"trainer": {"precision": "16-mixed"}}, "not one of"),

@@ -1,6 +1,6 @@
-"""``lazy_getattr``: the packages' lazy attributes resolve to the objects their submodules define
-(compared with a direct import), and unknown names raise ``AttributeError`` like a missing
-attribute does."""
+"""``lazy_getattr`` / ``lazy_exports``: the packages' lazy attributes resolve to the objects their
+submodules define (compared with a direct import), and unknown names raise ``AttributeError`` like
+a missing attribute does."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import sys
 
 import pytest
 
+import ehps.config
 import ehps.fitting
 import ehps.inference
-from ehps.utils.lazy import lazy_getattr
+import ehps.io
+import ehps.training
+from ehps.utils.lazy import lazy_exports, lazy_getattr
 
 
 def test_resolves_to_the_submodule_attribute() -> None:
@@ -28,10 +31,20 @@ def test_unknown_name_raises_attribute_error() -> None:
     assert not hasattr(ehps.fitting, "no_such_name")
 
 
-@pytest.mark.parametrize("package", [ehps.fitting, ehps.inference])
+def test_exports_group_names_by_module() -> None:
+    getter, names = lazy_exports("pkg", {"math": ["sqrt", "pi"], "json": ["dumps"]})
+    assert names == ["sqrt", "pi", "dumps"]
+    assert getter("pi") is importlib.import_module("math").pi
+    assert getter("dumps") is importlib.import_module("json").dumps
+
+
+@pytest.mark.parametrize("package", [ehps.fitting, ehps.inference, ehps.config, ehps.io,
+                                     ehps.training])
 def test_package_tables_resolve(package) -> None:
+    table = package.__getattr__.table
+    assert sorted(table) == sorted(package.__all__)
     for name in package.__all__:
-        module = importlib.import_module(package._LAZY[name])
+        module = importlib.import_module(table[name])
         assert getattr(package, name) is getattr(module, name)
 
 

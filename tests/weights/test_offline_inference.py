@@ -26,7 +26,7 @@ from ehps.inference.predictor import Predictor
 rc = main(sys.argv[1:])
 assert rc == 0, rc
 p = Predictor.from_pretrained("tiny_hub", device="cpu")
-assert p.kind == "network" and p.model.config.name == "smplestx_s"
+assert p.estimator.model.config.name == "smplestx_s", p.name
 for mod in ("ehps.weights.fetch", "huggingface_hub", "ehps.weights.manage"):
     assert mod not in sys.modules, mod
 print("ok")

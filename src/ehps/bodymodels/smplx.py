@@ -193,6 +193,12 @@ class SMPLX(nn.Module):
         """21 vertex joints and 51 static landmarks as one selection + mixing matrix, and the
         79 x 17 contour table (vertex ids and barycentric weights)."""
         faces = np.asarray(data["f"]).astype(np.int64)
+        n_v = int(self.v_template.shape[0])
+        if int(np.max(VERTEX_JOINT_IDS)) >= n_v or faces.size == 0 or faces.max() >= n_v:
+            raise BodyModelError(
+                f"this model has {n_v} vertices, fewer than the SMPL-X topology needs (the "
+                "hand / foot / face joints are vertices up to "
+                f"{int(np.max(VERTEX_JOINT_IDS))}); it is not an SMPL-X model file")
         lmk_faces = np.asarray(data["lmk_faces_idx"]).astype(np.int64)
         lmk_bary = np.asarray(data["lmk_bary_coords"], np.float64)
         n_vj, n_lmk = len(VERTEX_JOINT_IDS), len(lmk_faces)

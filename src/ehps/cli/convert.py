@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from ehps.modeling import convert_official_checkpoint
+    from ehps.utils.writable import check_writable
 
+    check_writable(args.output, what="output")  # before the (long) read of the source
     dtype = None if args.dtype == "float32" else getattr(torch, args.dtype)
     report = convert_official_checkpoint(args.source, args.output, args.variant, dtype=dtype)
     print(

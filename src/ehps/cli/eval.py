@@ -33,8 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--benchmark", "-b", help="benchmark name (see --list)")
     p.add_argument("--data-root", type=Path, help="folder holding the benchmark's files")
-    p.add_argument("--weights", "--checkpoint", dest="weights", type=Path,
-                   help="official .pth.tar or ehps .safetensors")
+    p.add_argument("--weights", "--checkpoint", dest="weights", metavar="PATH|NAME",
+                   help="official .pth.tar or ehps .safetensors, or a cached weight name "
+                        "(`ehps weights list`)")
     p.add_argument("--model", "--variant", dest="model", default=None,
                    help="zoo variant of the weights (e.g. smplerx_h32); inferred when omitted")
     p.add_argument("--protocol", default=None,
@@ -64,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-hand-outliers", action="store_true",
                    help="SMPLest-X protocol: keep hand PA-MPJPE samples above 100 mm")
     p.add_argument("--no-chart", action="store_true", help="do not draw the bar chart")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     p.set_defaults(func=run)
 
@@ -124,6 +126,9 @@ def run(args: argparse.Namespace) -> int:
     args.weights = resolve_weights(args.weights)  # a file, or a cached weight name (offline)
     if args.threads:
         torch.set_num_threads(int(args.threads))
+    from ehps.utils.writable import check_writable
+
+    check_writable(args.out, folder=True, what="--out")  # before the (long) evaluation
 
     from ehps.evaluation.benchmarks import EvalContext, get_benchmark
     from ehps.evaluation.report import metric_label, write_report
@@ -141,11 +146,21 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.weights, variant=args.model)
     variant = getattr(getattr(model, "config", None), "name", None) or args.model or "custom"
 
+    from ehps.utils.progress import progress_bar
+
+    total = len(samples) if args.limit is None else min(args.limit, len(samples))
+    bar = progress_bar(total, cls.name, "sample", not args.quiet)
+
+    shown = [0]
+
     def progress(done: int, total: int) -> None:
+        bar.update(done - shown[0])
+        shown[0] = done
         log.info("%s: %d / %d", cls.name, done, total)
 
     report = run_evaluation(evaluator, network_predict_fn(model), args.batch_size, args.limit,
                             progress, samples=samples)
+    bar.close()
     report.model = {"variant": str(variant), "weights": str(args.weights)}
     paths = write_report(report, args.out, chart=not args.no_chart)
     print(f"{cls.name} (protocol: {report.protocol}), {report.counts.get('samples_evaluated')} "
@@ -155,4 +170,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {metric_label(key):22s} {shown}")
     for kind, path in paths.items():
         print(f"  {kind}: {path}")
+    skipped = report.extra.get("skipped", [])
+    for item in skipped:
+        print(f"  skipped: {item['image']}: {item['reason']}")
+    if skipped:
+        print(f"{len(skipped)} sample(s) skipped (unreadable images); exit status 3")
+        return 3
     return 0

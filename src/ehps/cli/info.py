@@ -22,7 +22,7 @@ _BACKENDS: tuple[tuple[str, str, str], ...] = (
     ("onnx", "onnx", "ONNX export"),
     ("onnxruntime", "onnxruntime", "ONNX inference / export check"),
     ("lightning", "lightning", "training"),
-    ("moderngl", "moderngl", "fast OpenGL overlay rendering (optional)"),
+    ("moderngl", "moderngl", "fast OpenGL overlays (render extra; else the torch rasteriser)"),
     ("matplotlib", "matplotlib", "plots and charts"),
     ("huggingface_hub", "huggingface_hub", "ehps weights download (Hugging Face Hub)"),
     ("smplx", "smplx", "reference SMPL-X (tests only)"),
@@ -53,24 +53,11 @@ def _backend_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def _body_model_rows(explicit: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    try:
-        from ehps.bodymodels.paths import describe_smplx_search
+def _body_model_rows(explicit: str | None) -> list[dict[str, Any]]:
+    """One row per registered body model (:mod:`ehps.bodymodels.registry`)."""
+    from ehps.bodymodels.registry import get_body_model, list_body_models
 
-        out["smplx_search"] = [
-            {"source": src, "path": str(path), "found": found}
-            for src, path, found in describe_smplx_search(explicit)
-        ]
-    except ImportError as exc:  # pragma: no cover - only in partial checkouts
-        out["smplx_search"] = f"unavailable: {exc}"
-    try:
-        from ehps.bodymodels.anny_build import anny_cache_status
-
-        out["anny"] = anny_cache_status()
-    except ImportError as exc:
-        out["anny"] = f"unavailable: {exc}"
-    return out
+    return [get_body_model(name).describe(explicit) for name in list_body_models()]
 
 
 def _weight_rows() -> dict[str, Any]:
@@ -129,27 +116,13 @@ def _print_human(info: dict[str, Any]) -> None:
               "time here (benchmarks/infer_speed.py)")
     print(f"accelerators  CUDA {'yes' if info['cuda_available'] else 'no'}, "
           f"MPS {'yes' if info['mps_available'] else 'no'}")
-    bm = info["body_models"]
     print("body models")
-    search = bm.get("smplx_search")
-    if isinstance(search, list):
-        hit = next((row for row in search if row["found"]), None)
-        status = f"found at {hit['path']} ({hit['source']})" if hit else "not found"
-        print(f"  SMPL-X      {status}")
-        if not hit:
-            for row in search:
-                print(f"              looked in {row['source']}: {row['path']}")
-            print("              (needed only for network checkpoints; get the files from "
-                  "https://smpl-x.is.tue.mpg.de under its licence)")
-    else:
-        print(f"  SMPL-X      {search}")
-    anny = bm.get("anny")
-    if isinstance(anny, dict):
-        print(f"  Anny        {'installed' if anny.get('installed') else 'NOT installed'}; "
-              f"cache {anny.get('cache_dir')} "
-              f"({'built' if anny.get('cache_built') else 'not built yet: first use takes ~40 s'})")
-    else:
-        print(f"  Anny        {anny}")
+    for row in info["body_models"]:
+        print(f"  {row['name']:<11} {_body_model_state(row)}")
+        print(f"              {row['description']}")
+        print(f"              licence: {row['licence']}")
+        for looked in row.get("search", []) if not row["available"] else []:
+            print(f"              looked in {looked['source']}: {looked['path']}")
     weights = info["weights"]
     print(f"weights       cache {weights['cache']}")
     for row in weights["cached"]:
@@ -162,6 +135,18 @@ def _print_human(info: dict[str, Any]) -> None:
     for row in info["backends"]:
         state = row["version"] or ("yes" if row["available"] else "missing")
         print(f"  {row['module']:<14} {state:<12} {row['purpose']}")
+
+
+def _body_model_state(row: dict[str, Any]) -> str:
+    if "search" in row:
+        hit = next((r for r in row["search"] if r["found"]), None)
+        return (f"found at {hit['path']} ({hit['source']})" if hit else
+                "not found (needed for network meshes and --body-model smplx)")
+    if "cache_dir" in row:
+        built = "built" if row.get("cache_built") else "not built yet: first use takes ~40 s"
+        state = "installed" if row["available"] else "NOT installed"
+        return f"{state}; cache {row['cache_dir']} ({built})"
+    return "available" if row["available"] else f"unavailable {row.get('error', '')}"
 
 
 def run(args: argparse.Namespace) -> int:

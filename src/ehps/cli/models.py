@@ -59,8 +59,8 @@ def _alternatives(alts: str) -> str:
 
 
 def _print_features(root: Path) -> int:
-    from ehps.bodymodels.install import feature_status
-    from ehps.bodymodels.install_files import MODEL_FILES
+    from ehps.weights.model_files import MODEL_FILES
+    from ehps.weights.models_install import feature_status
 
     missing_any: dict[str, None] = {}
     print("features:")
@@ -93,7 +93,7 @@ def _env_hint(root: Path) -> None:
 
 
 def run_install(args: argparse.Namespace) -> int:
-    from ehps.bodymodels.install import install_model_files
+    from ehps.weights.models_install import install_model_files
 
     report = install_model_files(args.inputs, args.to, force=args.force, dry_run=args.dry_run)
     root = report.destination

@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--synthetic-smplx", action="store_true",
                    help="render the synthetic SMPL-X-format model (written to <out>/smplx)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         cfg = SynthConfig(num_samples=n, seed=seed, **common)  # type: ignore[arg-type]
         written[split] = str(generate_synthetic_dataset(args.out, body, cfg, split,
-                                                        progress=True))
+                                                        progress=not args.quiet))
         print(f"{split}: {n} samples -> {written[split]}")
     atomic_write_json(args.out / "synth.json", {"smplx_dir": str(Path(smplx_dir).resolve()),
                                                 "annotations": written, **common,

@@ -41,7 +41,8 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accumulate", type=int, help="gradient accumulation steps")
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
     p.add_argument("--workers", type=int, help="DataLoader workers per process")
-    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (shown by default on a terminal)")
 
 
 def resolve_config(preset: str | None, args: argparse.Namespace,
@@ -64,7 +65,8 @@ def resolve_config(preset: str | None, args: argparse.Namespace,
     def put(section: str, key: str, value: Any) -> None:
         if value is not None:
             flags.setdefault(section, {})[key] = value
-    put("data", "root", args.data_root)
+    put("data", "root", None if args.data_root is None
+        else str(Path(args.data_root).expanduser().absolute()))
     put("model", "smplx_dir", args.smplx_dir)
     if args.devices is not None:
         put("trainer", "devices", int(args.devices) if args.devices.isdigit() else args.devices)
@@ -98,7 +100,10 @@ def run_training(cfg: Any, args: argparse.Namespace) -> int:
     out = args.out or (Path.cwd() / "ehps_runs" / cfg.name if cfg.out_dir is None
                        else Path(cfg.out_dir))
     print(f"ehps train: {describe(cfg)} -> {out}")
-    result = train(cfg, out, resume=args.resume, enable_progress_bar=args.progress)
+    from ehps.utils.progress import show_progress
+
+    result = train(cfg, out, resume=args.resume,
+                   enable_progress_bar=show_progress(not args.quiet))
     if result.metrics_csv is not None:
         print(f"steps: {result.global_step}; metrics: {result.metrics_csv}; "
               f"curves: {result.curves_png}; weights: {result.model_path}; "

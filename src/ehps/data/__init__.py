@@ -34,8 +34,8 @@ from ehps.data.catalog import (
 from ehps.data.collate import collate_samples
 from ehps.data.crop_cache import CachedSource, build_crop_cache
 from ehps.data.datasets import build_source, build_sources
-from ehps.data.humandata import (
-    HumanData,
+from ehps.data.humandata import HumanData
+from ehps.data.humandata_writer import (
     flatten_humandata,
     keypoints_to_human_data,
     write_humandata,

@@ -184,11 +184,12 @@ def list_presets() -> list[str]:
 
 def find_data_root(explicit: str | os.PathLike[str] | None = None) -> Path:
     """Training data root: ``explicit``, else ``$EHPS_TRAIN_DATA``, else
-    ``<user data dir>/datasets``."""
+    ``<user data dir>/datasets``; always absolute (a relative root is taken relative to the
+    current folder once, here, so that joining data-root-relative names never repeats it)."""
     if explicit is not None:
-        return Path(explicit).expanduser()
+        return Path(explicit).expanduser().absolute()
     env = os.environ.get("EHPS_TRAIN_DATA")
-    return Path(env).expanduser() if env else data_dir() / "datasets"
+    return Path(env).expanduser().absolute() if env else data_dir() / "datasets"
 
 
 def missing_files(spec: DatasetSpec, data_root: str | os.PathLike[str]) -> list[Path]:

@@ -60,9 +60,11 @@ def cache_region(
 
 
 def _cache_one(ann: Annotation, max_box_height: float) -> tuple[np.ndarray, np.ndarray]:
-    img = cv2.imread(ann.image_path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if img is None:
-        raise InputError(f"cannot read image {ann.image_path}")
+    from ehps.io.image import decode_image_file
+
+    if not os.path.isfile(ann.image_path):
+        raise InputError(f"cannot read image {ann.image_path}: the file does not exist")
+    img = decode_image_file(ann.image_path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     x0, y0, x1, y1 = cache_region(ann.bbox_xywh)
     k = min(1.0, max_box_height / max(float(ann.bbox_xywh[3]), 1.0))
     out_w, out_h = max(1, math.ceil((x1 - x0) * k)), max(1, math.ceil((y1 - y0) * k))

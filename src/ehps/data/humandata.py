@@ -1,5 +1,6 @@
-"""HumanData (mmhuman3d ``.npz``) reader (the writer lives in :mod:`ehps.data.humandata_writer` and
-is re-exported here).
+"""HumanData (mmhuman3d ``.npz``) reader. The writer, which uses this reader, lives in
+:mod:`ehps.data.humandata_writer` (``write_humandata``, ``keypoints_to_human_data``,
+``flatten_humandata``); both are exported by :mod:`ehps.data`.
 
 Reader (:class:`HumanData`): opens a file without reading it; each key is loaded on first use and
 memory-mapped when the member is stored uncompressed (or decompressed once into ``cache_dir``), so a
@@ -36,21 +37,11 @@ from ehps.data.humandata_conventions import (
     PARAM_DICT_KEYS,
     SMPLX_137_MAPPING,
 )
-from ehps.data.humandata_writer import (
-    flatten_humandata,
-    keypoints_to_human_data,
-    write_humandata,
-)
 from ehps.data.npz_access import NpzArchive
 from ehps.errors import InputError
+from ehps.utils.untrusted import checked_array
 
-__all__ = [
-    "HumanData",
-    "Keypoints",
-    "write_humandata",
-    "keypoints_to_human_data",
-    "flatten_humandata",
-]
+__all__ = ["HumanData", "Keypoints"]
 
 #: Expected trailing shapes of body-model parameter fields (first axis = rows).
 _PARAM_SHAPES: dict[str, tuple[int, ...]] = {
@@ -175,33 +166,40 @@ class HumanData:
     def _check_headers(self) -> None:
         n = self.num_rows
         for key in self._members:
+            numeric = True
             if "." in key and key.partition(".")[0] in self._flat_groups:
-                shape, _ = self._archive.header(key)
+                shape, dtype = self._archive.header(key)
                 field = key.partition(".")[2]
                 if key.startswith("meta.") or key.startswith("misc."):
                     continue
                 self._check_param(key.partition(".")[0], field, shape)
-                continue
-            if key in _BOX_KEYS:
-                shape, _ = self._archive.header(key)
+            elif key in _BOX_KEYS:
+                shape, dtype = self._archive.header(key)
                 if len(shape) != 2 or shape[0] != n or shape[1] not in (4, 5):
                     raise InputError(
                         f"{self.path}: '{key}' must have shape ({n}, 5) (xywh + confidence), "
                         f"got {shape}"
                     )
             elif key.startswith("keypoints") and not key.endswith("_mask"):
-                shape, _ = self._archive.header(key)
+                shape, dtype = self._archive.header(key)
                 if len(shape) != 3 or shape[0] != n or shape[2] < 2:
                     raise InputError(
                         f"{self.path}: '{key}' must have shape ({n}, K, D) with D >= 2, got {shape}"
                     )
             elif key.endswith("_mask") and key.startswith("keypoints"):
-                shape, _ = self._archive.header(key)
+                shape, dtype = self._archive.header(key)
                 if shape != (NUM_HUMAN_DATA_KEYPOINTS,):
                     raise InputError(
                         f"{self.path}: '{key}' must have shape (190,) (HUMAN_DATA convention), "
                         f"got {shape}"
                     )
+            else:
+                numeric = False
+            if numeric and dtype.kind not in "biuf":
+                raise InputError(
+                    f"{self.path}: '{key}' must hold numbers, got dtype {dtype}; the file is "
+                    "corrupt or not HumanData"
+                )
 
     def _check_param(self, group: str, field: str, shape: tuple[int, ...]) -> None:
         n = self.num_rows
@@ -228,7 +226,16 @@ class HumanData:
                 raise InputError(
                     f"{self.path}: HumanData key '{key}' is missing (present: {self.keys()})"
                 )
-            self._arrays[key] = self._archive.load(key)
+            arr = self._archive.load(key)
+            if arr.dtype.hasobject:  # a pickled member: only text (e.g. image paths) is plain
+                items = arr.reshape(-1).tolist()
+                if not all(isinstance(v, str) for v in items):
+                    raise InputError(
+                        f"{self.path}: '{key}' holds pickled Python objects, not an array of "
+                        "numbers or text; the file is corrupt or not HumanData"
+                    )
+                arr = np.asarray(items, dtype=str).reshape(arr.shape)
+            self._arrays[key] = arr
         return self._arrays[key]
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -244,6 +251,9 @@ class HumanData:
             return self._dicts[key]
         if key in self._flat_groups:
             value = {f: self._archive.load(f"{key}.{f}") for f in self._flat_groups[key]}
+            if key not in ("meta", "misc"):
+                value = {f: checked_array(v, f"{self.path}: '{key}.{f}'", InputError)
+                         for f, v in value.items()}
         elif key in self._members:
             raw = self._archive.load(key)
             obj = raw.item() if isinstance(raw, np.ndarray) and raw.dtype == object else raw
@@ -253,6 +263,8 @@ class HumanData:
                 )
             value = {str(k): v for k, v in obj.items()}
             if key not in ("meta", "misc"):
+                value = {f: checked_array(v, f"{self.path}: '{key}.{f}'", InputError)
+                         for f, v in value.items()}
                 for field, arr in value.items():
                     self._check_param(key, field, np.shape(arr))
         else:
@@ -265,7 +277,11 @@ class HumanData:
         """The ``__keypoints_compressed__`` flag (absent means False)."""
         if "__keypoints_compressed__" not in self._members:
             return False
-        return bool(np.asarray(self.array("__keypoints_compressed__")).reshape(-1)[0])
+        flag = np.asarray(self.array("__keypoints_compressed__")).reshape(-1)
+        if flag.size != 1 or flag.dtype.kind not in "biuf":
+            raise InputError(f"{self.path}: '__keypoints_compressed__' must be one boolean, got "
+                             f"{flag.dtype} {flag.shape}")
+        return bool(flag[0])
 
     def keypoints(self, key: str) -> Keypoints:
         """The keypoint member ``key`` with its mask (``<key>_mask``, else the generic
@@ -317,7 +333,8 @@ class HumanData:
         meta = self.param_dict("meta")
         if "height" not in meta or "width" not in meta:
             return None
-        h, w = np.asarray(meta["height"]).reshape(-1), np.asarray(meta["width"]).reshape(-1)
+        h = checked_array(meta["height"], f"{self.path}: 'meta.height'", InputError).reshape(-1)
+        w = checked_array(meta["width"], f"{self.path}: 'meta.width'", InputError).reshape(-1)
         if h.size != self.num_rows or w.size != self.num_rows:
             raise InputError(
                 f"{self.path}: 'meta.height'/'meta.width' must have {self.num_rows} entries, "

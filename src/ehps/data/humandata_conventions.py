@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "HUMANDATA_BOX_PADDING",
     "HUMAN_DATA_KEYPOINTS",
     "NUM_HUMAN_DATA_KEYPOINTS",
     "SMPLX_137_MAPPING",
@@ -24,6 +25,10 @@ __all__ = [
     "SMPLX_HAND_MEAN_RIGHT",
     "SMPLX_HAND_MEAN_LEFT",
 ]
+
+#: HumanData stores person boxes already enlarged by this factor (readers undo it with
+#: ``bbox_ratio * 0.833`` before the crop; writers of new files apply it).
+HUMANDATA_BOX_PADDING: float = 1.2
 
 #: The 190 keypoint names of mmhuman3d's ``HUMAN_DATA`` convention, in storage order. The first 144
 #: coincide with the 144 SMPL-X output joints (55 skeleton, 21 vertex joints, 51 face, 17 contour).

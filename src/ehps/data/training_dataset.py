@@ -25,6 +25,7 @@ projected joints for all targets instead (documented deviation).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -76,10 +77,11 @@ _IDX_144_137 = np.asarray(JOINT_137_IDX)
 
 def read_image(path: str) -> np.ndarray:
     """(H, W, 3) uint8 BGR image (EXIF orientation ignored, as the official loader)."""
-    img = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if img is None:
-        raise InputError(f"cannot read image {path}: missing, unreadable or not an image")
-    return img
+    from ehps.io.image import decode_image_file
+
+    if not os.path.isfile(path):
+        raise InputError(f"cannot read image {path}: the file does not exist")
+    return decode_image_file(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
 
 
 class FitJoints:

@@ -19,8 +19,9 @@ from ehps.utils.lazy import lazy_getattr
 
 _LAZY = {
     "MediapipeDetector": "ehps.detection.mediapipe_detector",
-    "load_image": "ehps.detection.image",
-    "load_image_reduced": "ehps.detection.image",
+    # images are read by ehps.io.image; these two names stay here for older imports
+    "load_image": "ehps.io.image",
+    "load_image_reduced": "ehps.io.image",
     "load_boxes": "ehps.detection.boxes",
 }
 

@@ -13,7 +13,6 @@ box without running the person search.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ehps.errors import InputError
+from ehps.utils.safe_yaml import load_json_file
 
 __all__ = ["load_boxes", "parse_boxes"]
 
@@ -57,7 +57,7 @@ def parse_boxes(data: Any, source: str = "boxes") -> np.ndarray:
             item = item["bbox"]
         try:
             row = np.asarray(item, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
             raise InputError(f"{source}: box {i} is not a list of numbers: {item!r}") from exc
         if row.size != 4 or not np.isfinite(row).all():
             raise InputError(f"{source}: box {i} must be 4 finite numbers, got {item!r}")
@@ -76,13 +76,5 @@ def load_boxes(path: str | os.PathLike[str]) -> np.ndarray:
         InputError: the file is missing, unreadable, not JSON or not a known box layout.
     """
     path = Path(path)
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
-        raise InputError(f"cannot read boxes '{path}': the file {what}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read boxes '{path}': {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise InputError(f"cannot read boxes '{path}': not valid JSON ({exc})") from exc
+    data = load_json_file(path, InputError, "boxes file")
     return parse_boxes(data, source=f"boxes '{path}'")

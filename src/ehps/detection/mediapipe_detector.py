@@ -30,7 +30,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ehps.detection.base import PersonLandmarks
-from ehps.detection.image import as_rgb_uint8
 from ehps.detection.landmarks import (
     FaceLandmarker,
     HandLandmarker,
@@ -59,6 +58,7 @@ from ehps.detection.search import (
 )
 from ehps.detection.ssd import weighted_nms
 from ehps.errors import InputError
+from ehps.io.image import as_rgb_uint8
 
 __all__ = ["MediapipeDetector"]
 
@@ -197,13 +197,13 @@ class MediapipeDetector:
         if not isinstance(image_rgb, np.ndarray):
             raise InputError(
                 f"the detector takes an (H, W, 3) uint8 RGB numpy array, got "
-                f"{type(image_rgb).__name__}; read files with ehps.detection.load_image(path)"
+                f"{type(image_rgb).__name__}; read files with ehps.io.load_image(path)"
             )
         if image_rgb.dtype != np.uint8:
             raise InputError(
                 f"the detector takes uint8 RGB pixels (0..255), got dtype {image_rgb.dtype}; "
-                "convert with ehps.detection.image.as_rgb_uint8(image) or load files with "
-                "ehps.detection.load_image(path)"
+                "convert with ehps.io.image.as_rgb_uint8(image) or load files with "
+                "ehps.io.load_image(path)"
             )
         return as_rgb_uint8(image_rgb, name="image")
 

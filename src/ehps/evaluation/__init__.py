@@ -4,7 +4,9 @@
   (MPVPE / MPJPE, root-aligned and Procrustes-aligned, millimetres).
 - :mod:`~ehps.evaluation.blocks`: the official per-benchmark metric blocks (SMPLer-X, SMPLest-X,
   the three 3DPW protocols).
-- :mod:`~ehps.evaluation.agora`: AGORA's matching, F1, NMVE / NMJE and the test-submission writer.
+- :mod:`~ehps.evaluation.agora_server`: what the AGORA server computes (matching, F1, NMVE /
+  NMJE) and the test-submission writer; the AGORA benchmark itself (data, crops) is
+  :mod:`~ehps.evaluation.benchmarks.agora`.
 - :mod:`~ehps.evaluation.regressors`, :mod:`~ehps.evaluation.smpl`: J14 / hand / H36M regressors,
   the SMPL-X -> SMPL map, a minimal SMPL layer for SMPL ground truth.
 - :mod:`~ehps.evaluation.benchmarks`: one evaluator per benchmark reading its real layout.

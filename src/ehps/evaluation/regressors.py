@@ -33,6 +33,8 @@ from ehps.bodymodels.joint_sets import (
     J_REGRESSOR_IDX,
 )
 from ehps.errors import BodyModelError
+from ehps.utils.safe_npz import load_npy, load_npz
+from ehps.utils.untrusted import checked_array
 
 __all__ = [
     "SMPLX_LSP14_FROM_55",
@@ -190,7 +192,7 @@ def _as_dense_or_sparse(value: object, key: str, path: PathLike) -> torch.Tensor
         idx = torch.from_numpy(np.stack([coo.row, coo.col]).astype(np.int64))
         vals = torch.from_numpy(np.asarray(coo.data, np.float64))
         return torch.sparse_coo_tensor(idx, vals, coo.shape, check_invariants=True).coalesce()
-    arr = np.asarray(value)
+    arr = checked_array(value, f"{path}: '{key}'", BodyModelError, kinds="f", ndim=2)
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.floating):
         raise BodyModelError(f"{path}: '{key}' must be a 2-D float matrix, got {arr.dtype} "
                              f"{arr.shape}")
@@ -223,10 +225,10 @@ def load_smplx_to_smpl(
             "human_model_files/smplx2smpl.pkl (key 'matrix', 6890 x 10475)."
         )
     if p.suffix == ".npz":
-        with np.load(p, allow_pickle=False) as npz:
-            if "matrix" not in npz.files:
-                raise BodyModelError(f"{p} has no 'matrix' member")
-            raw: object = npz["matrix"]
+        arrays = load_npz(p, BodyModelError, ("matrix",))
+        if "matrix" not in arrays:
+            raise BodyModelError(f"{p} has no 'matrix' member")
+        raw: object = arrays["matrix"]
     else:
         obj = safe_unpickle(p)
         if not isinstance(obj, dict) or "matrix" not in obj:
@@ -255,11 +257,8 @@ def load_h36m_regressor(path: PathLike, num_smpl_vertices: int = 6890) -> torch.
             f"H36M joint regressor not found: {p}. It is the community J_regressor_h36m.npy "
             "(17 x 6890, distributed with SPIN / HMR 2.0 data)."
         )
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except Exception as exc:
-        raise BodyModelError(f"cannot read {p}: {exc}") from exc
-    if arr.shape != (17, num_smpl_vertices):
+    arr = load_npy(p, BodyModelError)
+    if arr.shape != (17, num_smpl_vertices) or arr.dtype.kind not in "iuf":
         raise BodyModelError(f"{p}: expected a (17, {num_smpl_vertices}) regressor, got "
                              f"{arr.shape}")
     return torch.from_numpy(arr.astype(np.float64))

@@ -22,12 +22,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from ehps.errors import InputError
+from ehps.errors import EhpsError, InputError
 from ehps.evaluation.benchmarks.base import (
     PARAM_SHAPES,
     EvalSample,
@@ -60,9 +61,11 @@ def load_image_rgb(path: str) -> np.ndarray:
     Raises:
         InputError: the file is missing or not an image.
     """
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if img is None:
-        raise InputError(f"cannot read image {path} (missing or not an image file)")
+    from ehps.io.image import decode_image_file
+
+    if not Path(path).is_file():
+        raise InputError(f"cannot read image {path}: the file does not exist")
+    img = decode_image_file(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     return img[:, :, ::-1].astype(np.float32)
 
 
@@ -161,8 +164,21 @@ def run_evaluation(
     ctx = evaluator.context
     t0 = time.perf_counter()
     done = 0
-    for batch in _batches(samples, batch_size):
-        crops = [crop_sample(s) for s in batch]
+    skipped: list[tuple[str, str]] = []
+    for batch_all in _batches(samples, batch_size):
+        batch, crops = [], []
+        for s in batch_all:  # one unreadable image never stops the benchmark: it is named
+            try:
+                crops.append(crop_sample(s))
+            except EhpsError as exc:
+                skipped.append((str(s.image_path), exc.one_line()))
+                log.warning("%s: skipped sample %s: %s", evaluator.name, s.key, exc.one_line())
+                continue
+            batch.append(s)
+        if not batch:
+            if progress is not None:
+                progress(done + len(skipped), len(samples))
+            continue
         images = torch.stack([c[0] for c in crops])
         params = _check_params(predict_fn(images, batch), len(batch))
         verts, joints = ctx.smplx_meshes(params)
@@ -176,9 +192,19 @@ def run_evaluation(
         evaluator.process(batch, pred)
         done += len(batch)
         if progress is not None:
-            progress(done, len(samples))
+            progress(done + len(skipped), len(samples))
+    if not done:
+        raise InputError(f"{evaluator.name}: none of the {len(samples)} samples could be read "
+                         f"(first: {skipped[0][1] if skipped else '?'})")
     report = evaluator.summarize()
     report.counts.setdefault("samples_evaluated", done)
+    if skipped:
+        report.counts["samples_skipped"] = len(skipped)
+        report.extra["skipped"] = [{"image": path, "reason": why} for path, why in skipped]
+        report.notes.append(f"{len(skipped)} of {len(samples)} samples were skipped because "
+                            "their image could not be read (listed under extra.skipped): the "
+                            "metrics are over the others and not comparable with published "
+                            "numbers.")
     if limit is not None:
         report.notes.append(f"Only the first {done} samples were evaluated (--limit): not the "
                             "full benchmark; do not compare with published numbers.")

@@ -22,10 +22,11 @@ import torch
 from torch import nn
 
 from ehps.bodymodels import lbs
-from ehps.bodymodels.io import safe_unpickle
+from ehps.bodymodels.io import check_kintree, index_array, model_array, safe_unpickle
 from ehps.bodymodels.output import BodyModelOutput
 from ehps.bodymodels.paths import ENV_VAR, default_body_models_dir
 from ehps.errors import BodyModelError, InputError
+from ehps.utils.safe_npz import load_npz
 
 __all__ = [
     "SMPL_FILES",
@@ -87,14 +88,6 @@ def find_smpl_file(explicit: PathLike | None = None, gender: str = "neutral") ->
     )
 
 
-def _plain(key: str, value: object) -> np.ndarray:
-    if hasattr(value, "to_array"):  # chumpy stand-in
-        return np.asarray(value.to_array(key))  # type: ignore[attr-defined]
-    if hasattr(value, "toarray") and hasattr(value, "tocsr"):
-        return np.asarray(value.toarray())  # type: ignore[attr-defined]
-    return np.asarray(value)
-
-
 def load_smpl_data(path: PathLike) -> dict[str, np.ndarray]:
     """Read an SMPL model file (``.pkl`` or ``.npz``) into plain numpy arrays.
 
@@ -106,16 +99,12 @@ def load_smpl_data(path: PathLike) -> dict[str, np.ndarray]:
     if not p.is_file():
         raise BodyModelError(f"SMPL model file not found: {p}")
     if p.suffix == ".npz":
-        try:
-            with np.load(p, allow_pickle=False) as npz:
-                raw = {k: npz[k] for k in SMPL_REQUIRED_KEYS if k in npz.files}
-        except Exception as exc:
-            raise BodyModelError(f"cannot read {p}: {exc}") from exc
+        raw = load_npz(p, BodyModelError, tuple(SMPL_REQUIRED_KEYS))
     else:
         obj = safe_unpickle(p)
         if not isinstance(obj, Mapping):
             raise BodyModelError(f"{p} holds a {type(obj).__name__}, not an SMPL model dict")
-        raw = {k: _plain(k, obj[k]) for k in SMPL_REQUIRED_KEYS if k in obj}
+        raw = {k: model_array(k, obj[k], p) for k in SMPL_REQUIRED_KEYS if k in obj}
     missing = [k for k in SMPL_REQUIRED_KEYS if k not in raw]
     if missing:
         raise BodyModelError(f"{p} is not an SMPL model file: missing {', '.join(missing)}")
@@ -125,7 +114,10 @@ def load_smpl_data(path: PathLike) -> dict[str, np.ndarray]:
         and v.shape[1] == 3
         and raw["J_regressor"].shape == (24, v.shape[0])
         and raw["weights"].shape == (v.shape[0], 24)
-        and raw["posedirs"].reshape(v.shape[0] * 3, -1).shape[1] == 207
+        and raw["posedirs"].size == v.shape[0] * 3 * 207
+        and raw["shapedirs"].ndim in (2, 3) and raw["shapedirs"].shape[:2] == (v.shape[0], 3)
+        and raw["f"].ndim == 2 and raw["f"].shape[1] == 3
+        and raw["kintree_table"].shape == (2, 24)
     )
     if not ok:
         raise BodyModelError(
@@ -133,6 +125,8 @@ def load_smpl_data(path: PathLike) -> dict[str, np.ndarray]:
             f"v_template {v.shape}, J_regressor {raw['J_regressor'].shape}, weights "
             f"{raw['weights'].shape})"
         )
+    index_array(raw, "f", v.shape[0], p)
+    check_kintree(raw["kintree_table"], p)
     return raw
 
 

@@ -6,25 +6,20 @@ Submodules: :mod:`~ehps.fitting.landmarks` (correspondences), :mod:`~ehps.fittin
 :mod:`~ehps.fitting.adapters` (per-body-model variables), :mod:`~ehps.fitting.objective`,
 :mod:`~ehps.fitting.optimizer` (batched L-BFGS), :mod:`~ehps.fitting.camera_init`,
 :mod:`~ehps.fitting.fitter` (:func:`fit_people`), :mod:`~ehps.fitting.estimator`,
-:mod:`~ehps.fitting.demo` (:func:`run_demo`), :mod:`~ehps.fitting.synthetic_eval`.
+:mod:`~ehps.fitting.synthetic_eval`. In ``ehps infer`` the fit runs behind the estimator
+protocol (:mod:`ehps.inference.fit_estimator`); the demo is :mod:`ehps.inference.demo`.
 """
 
 from __future__ import annotations
 
-from ehps.utils.lazy import lazy_getattr
+from ehps.utils.lazy import lazy_exports
 
-_LAZY = {
-    "fit_people": "ehps.fitting.fitter",
-    "FitConfig": "ehps.fitting.fitter",
-    "default_stages": "ehps.fitting.fitter",
-    "EmbeddedEstimator": "ehps.fitting.estimator",
-    "load_body_model": "ehps.fitting.estimator",
-    "run_demo": "ehps.fitting.demo",
-    "landmark_maps": "ehps.fitting.landmarks",
-    "LossWeights": "ehps.fitting.objective",
-    "Stage": "ehps.fitting.optimizer",
-}
+__getattr__, __all__ = lazy_exports(__name__, {
+    "ehps.fitting.fitter": ["fit_people", "FitConfig", "default_stages"],
+    "ehps.fitting.estimator": ["EmbeddedEstimator", "load_body_model"],
+    "ehps.fitting.landmarks": ["landmark_maps"],
+    "ehps.fitting.objective": ["LossWeights"],
+    "ehps.fitting.optimizer": ["Stage"],
+})
 
-__all__ = list(_LAZY)
 
-__getattr__ = lazy_getattr(__name__, _LAZY)

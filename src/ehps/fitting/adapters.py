@@ -329,10 +329,7 @@ def _as_numpy(t: Any) -> np.ndarray:
 
 
 def make_adapter(body_model: Any) -> BodyAdapter:
-    """The adapter for a body model instance (by its ``name``)."""
-    name = getattr(body_model, "name", None)
-    if name == "anny":
-        return AnnyAdapter(body_model)
-    if name == "smplx":
-        return SMPLXAdapter(body_model)
-    raise ValueError(f"cannot fit body model {name!r}: expected 'anny' or 'smplx'")
+    """The adapter for a body model instance (its entry in :mod:`ehps.bodymodels.registry`)."""
+    from ehps.bodymodels.registry import entry_for
+
+    return entry_for(body_model).make_adapter(body_model)

@@ -29,25 +29,13 @@ NO_PERSON_MESSAGE = (
 
 
 def load_body_model(body_model: str | Any = "anny", smplx_path: str | Path | None = None) -> Any:
-    """A body model instance from a name (``"anny"``, ``"smplx"``) or pass an instance through.
+    """A body model instance from a registered name (:mod:`ehps.bodymodels.registry`: ``"anny"``,
+    ``"smplx"``, ...) or an instance passed through. ``"smplx"`` loads the official files found
+    by :func:`ehps.bodymodels.paths.find_smplx_dir` and raises
+    :class:`ehps.errors.BodyModelError` with instructions when they are absent."""
+    from ehps.bodymodels.registry import load_body_model as load
 
-    ``"smplx"`` loads the official files found by :func:`ehps.bodymodels.paths.find_smplx_dir`
-    (explicit ``smplx_path``, ``$EHPS_BODY_MODELS``, the user data dir) and raises
-    :class:`ehps.errors.BodyModelError` with instructions when they are absent.
-    """
-    if not isinstance(body_model, str):
-        return body_model
-    name = body_model.lower()
-    if name == "anny":
-        from ehps.bodymodels.anny import load_anny
-
-        return load_anny()
-    if name == "smplx":
-        from ehps.bodymodels.paths import find_smplx_dir
-        from ehps.bodymodels.smplx import load_smplx
-
-        return load_smplx(find_smplx_dir(smplx_path))
-    raise InputError(f"unknown body model {body_model!r}: use 'anny' (default) or 'smplx'")
+    return load(body_model, None if smplx_path is None else str(smplx_path))
 
 
 class EmbeddedEstimator:
@@ -150,7 +138,7 @@ class EmbeddedEstimator:
     def predict_path(self, path: str | Path, intrinsics: Intrinsics | None = None
                      ) -> FrameResult:
         """Read an image file (clear errors for missing / corrupt files) and run on it."""
-        from ehps.detection import load_image
+        from ehps.io.image import load_image
 
         image = load_image(path)
         return self(image, intrinsics=intrinsics, source=str(path))
@@ -160,7 +148,10 @@ def _check_image(image: Any) -> np.ndarray:
     arr = np.asarray(image)
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[0] < 2 or arr.shape[1] < 2:
+    if arr.ndim == 3 and arr.shape[2] in (3, 4) and (arr.shape[0] < 2 or arr.shape[1] < 2):
+        raise InputError(f"the image is {arr.shape[1]}x{arr.shape[0]} pixels, too small to hold "
+                         "a person (at least 2x2 is needed)")
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
         raise InputError(
             f"expected an (H, W, 3) RGB image, got an array of shape {arr.shape}; "
             "load files with ehps.detection.load_image"

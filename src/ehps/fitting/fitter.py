@@ -262,6 +262,7 @@ def fit_people(
     intrinsics: Intrinsics | None = None,
     config: FitConfig | None = None,
     timings: dict[str, float] | None = None,
+    meshes: bool = True,
 ) -> list[PersonEstimate]:
     """Fit a body model to every person's landmarks (one batched optimisation).
 
@@ -273,6 +274,9 @@ def fit_people(
         config: fit options.
         timings: if given, filled with seconds per step (``"init"``, each stage's name,
             ``"export"``, and ``"fit"`` for the whole fit).
+        meshes: run the full body model on the result (``vertices_cam``, ``joints_cam``,
+            ``joints_img``); ``False`` leaves them empty for a caller that poses the parameters
+            itself (the inference pipeline's pose stage), so the body model runs once.
 
     Returns:
         One :class:`PersonEstimate` per input person, in input order. Its ``params`` follow
@@ -287,7 +291,7 @@ def fit_people(
         return []
     timings = timings if timings is not None else {}
     with _threads(config.num_threads):
-        return _fit(h, w, landmarks, body_model, intrinsics, config, timings)
+        return _fit(h, w, landmarks, body_model, intrinsics, config, timings, meshes)
 
 
 @contextlib.contextmanager
@@ -303,8 +307,8 @@ def _threads(n: int | None) -> Iterator[None]:
 
 
 def _fit(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: Any,
-         intrinsics: Intrinsics, config: FitConfig, timings: dict[str, float]
-         ) -> list[PersonEstimate]:
+         intrinsics: Intrinsics, config: FitConfig, timings: dict[str, float],
+         meshes: bool = True) -> list[PersonEstimate]:
     t0 = time.perf_counter()
     adapter = make_adapter(body_model)
     maps = landmark_maps(body_model)
@@ -348,7 +352,7 @@ def _fit(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: Any,
         final_weights = config.stages[-1].weights if config.stages else LossWeights()
         loss, terms = objective(v, final_weights)
         kp = objective.keypoints(adapter.forward(v))
-        output = adapter.forward(v, full=True)
+        output = adapter.forward(v, full=True) if meshes else None
     estimates = _export(adapter, v, output, kp, targets, landmarks, intrinsics, loss, terms)
     timings["export"] = time.perf_counter() - t2
     timings["fit"] = time.perf_counter() - t0
@@ -383,11 +387,16 @@ def _export(
     terms: dict[str, torch.Tensor],
 ) -> list[PersonEstimate]:
     params = adapter.export_params(v)
-    verts = output.vertices.detach().cpu().numpy().astype(np.float32)
-    joints = output.joints.detach().cpu().numpy().astype(np.float32)
-    focal = torch.tensor(intrinsics.focal, dtype=output.joints.dtype)
-    princpt = torch.tensor(intrinsics.princpt, dtype=output.joints.dtype)
-    joints_img = project(output.joints, focal, princpt).cpu().numpy().astype(np.float32)
+    n = len(people)
+    if output is None:  # meshes left to the caller
+        verts, joints = np.zeros((n, 0, 3), np.float32), np.zeros((n, 0, 3), np.float32)
+        joints_img = np.zeros((n, 0, 2), np.float32)
+    else:
+        verts = output.vertices.detach().cpu().numpy().astype(np.float32)
+        joints = output.joints.detach().cpu().numpy().astype(np.float32)
+        focal = torch.tensor(intrinsics.focal, dtype=output.joints.dtype)
+        princpt = torch.tensor(intrinsics.princpt, dtype=output.joints.dtype)
+        joints_img = project(output.joints, focal, princpt).cpu().numpy().astype(np.float32)
     kp2d = {p: project(k, targets.focal, targets.princpt).cpu().numpy() for p, k in kp.items()}
     out = []
     for i, person in enumerate(people):

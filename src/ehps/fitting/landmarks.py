@@ -40,6 +40,8 @@ __all__ = [
     "IBUG68_FLIP",
     "LandmarkMap",
     "landmark_maps",
+    "smplx_landmark_maps",
+    "anny_landmark_maps",
     "model_keypoints",
     "detected_targets",
     "smplx_joint_index",
@@ -195,7 +197,8 @@ def _regressor(rows: tuple[tuple[dict[str, float], float], ...]) -> tuple[np.nda
     return reg, weights
 
 
-def _smplx_maps() -> dict[str, LandmarkMap]:
+def smplx_landmark_maps(body_model: Any = None) -> dict[str, LandmarkMap]:
+    """SMPL-X: points regressed from its 144 joints (body, fingertips, iBUG-68 face)."""
     maps: dict[str, LandmarkMap] = {}
     reg, w = _regressor(_SMPLX_BODY)
     maps["body"] = LandmarkMap("body", np.eye(33, dtype=np.float32), np.ones(33, bool), w, reg)
@@ -217,7 +220,8 @@ def _smplx_maps() -> dict[str, LandmarkMap]:
     return maps
 
 
-def _anny_maps(body_model: Any) -> dict[str, LandmarkMap]:
+def anny_landmark_maps(body_model: Any) -> dict[str, LandmarkMap]:
+    """Anny: the model gives every mediapipe point itself (``mediapipe_keypoints``)."""
     valid = getattr(body_model, "mediapipe_valid", None) or {}
     sizes = {"body": 33, "left_hand": 21, "right_hand": 21, "face": 478}
     maps: dict[str, LandmarkMap] = {}
@@ -234,13 +238,11 @@ def _anny_maps(body_model: Any) -> dict[str, LandmarkMap]:
 
 
 def landmark_maps(body_model: Any) -> dict[str, LandmarkMap]:
-    """The :class:`LandmarkMap` of every part for a body model (``name`` "smplx" or "anny")."""
-    name = getattr(body_model, "name", None)
-    if name == "smplx":
-        return _smplx_maps()
-    if name == "anny":
-        return _anny_maps(body_model)
-    raise ValueError(f"no landmark correspondence for body model {name!r} (use 'anny' or 'smplx')")
+    """The :class:`LandmarkMap` of every part for a body model (its entry in
+    :mod:`ehps.bodymodels.registry`)."""
+    from ehps.bodymodels.registry import entry_for
+
+    return entry_for(body_model).landmark_maps(body_model)
 
 
 def model_keypoints(
@@ -258,7 +260,7 @@ def model_keypoints(
         part -> (B, Nt, 3) points in the same frame and dtype as ``output``.
     """
     out: dict[str, torch.Tensor] = {}
-    if getattr(body_model, "name", None) == "anny":
+    if all(m.model_regressor is None for m in maps.values()):  # the model gives the points
         pts = body_model.mediapipe_keypoints(output)
         for part, m in maps.items():
             if m.target.shape[0] == m.target.shape[1] and np.array_equal(

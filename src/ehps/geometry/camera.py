@@ -83,16 +83,25 @@ def cam_params_to_trans(cam_param: torch.Tensor) -> torch.Tensor:
 
 
 def project_points(
-    points_cam: torch.Tensor,
-    focal: tuple[float, float] | torch.Tensor = CROP_FOCAL,
-    princpt: tuple[float, float] | torch.Tensor = CROP_PRINCPT,
+    points_cam: torch.Tensor | np.ndarray,
+    focal: tuple[float, float] | torch.Tensor | np.ndarray = CROP_FOCAL,
+    princpt: tuple[float, float] | torch.Tensor | np.ndarray = CROP_PRINCPT,
     eps: float = 1e-4,
-) -> torch.Tensor:
+) -> torch.Tensor | np.ndarray:
     """Perspective projection (..., N, 3) camera-frame metres -> (..., N, 2) pixels.
 
-    ``focal`` and ``princpt`` may be tuples or tensors broadcastable to (..., 2) (one per batch
-    item: shape (B, 2) becomes (B, 1, 2)). ``eps`` is the official 1e-4 added to the depth.
+    ``focal`` and ``princpt`` may be tuples or arrays broadcastable to (..., 2) (one per batch
+    item: shape (B, 2) becomes (B, 1, 2)). ``eps`` is the official 1e-4 added to the depth (pass
+    0 for the exact pinhole). A numpy input is computed in float64 and returns numpy; a tensor
+    keeps its dtype and device.
     """
+    if isinstance(points_cam, np.ndarray):
+        p = np.asarray(points_cam, np.float64)
+        f = np.asarray(focal, np.float64)
+        c = np.asarray(princpt, np.float64)
+        f = f[..., None, :] if f.ndim >= 2 else f
+        c = c[..., None, :] if c.ndim >= 2 else c
+        return p[..., :2] / (p[..., 2:3] + eps) * f + c
     focal_t = torch.as_tensor(focal, dtype=points_cam.dtype, device=points_cam.device)
     princpt_t = torch.as_tensor(princpt, dtype=points_cam.dtype, device=points_cam.device)
     if focal_t.ndim >= 2:

@@ -15,9 +15,11 @@ import cv2
 import numpy as np
 
 from ehps.geometry.camera import CROP_INPUT_HW
+from ehps.geometry.constants import DEFAULT_BBOX_RATIO
 
 __all__ = [
     "CROP_ASPECT",
+    "DEFAULT_BBOX_RATIO",
     "sanitize_bbox",
     "process_bbox",
     "crop_transform",
@@ -57,7 +59,7 @@ def process_bbox(
     bbox_xywh: np.ndarray,
     img_width: int,
     img_height: int,
-    ratio: float = 1.2,
+    ratio: float = DEFAULT_BBOX_RATIO,
     aspect: float = CROP_ASPECT,
     sanitize: bool = True,
 ) -> np.ndarray | None:

@@ -1,23 +1,19 @@
-"""Inference: the :class:`Predictor` (detection, cropping, batching, un-cropping around a network
-or the embedded estimator) and the ``ehps infer`` loop over images, folders and videos with
-tracking (:mod:`~ehps.inference.tracking`), smoothing (:mod:`~ehps.inference.smoothing`) and
-outputs (:mod:`~ehps.inference.writer`). Heavy modules load on first attribute access."""
+"""Inference: one stage loop (:mod:`~ehps.inference.loop`: decode -> detect -> track -> estimate
+-> smooth -> pose -> render -> write) behind two faces, :class:`Predictor` (Python, in memory)
+and :func:`run_inference` (``ehps infer``: files, videos, resume). Estimators plug in through one
+protocol (:mod:`~ehps.inference.estimators`). Heavy modules load on first attribute access."""
 
 from __future__ import annotations
 
-from ehps.utils.lazy import lazy_getattr
+from ehps.utils.lazy import lazy_exports
 
-_LAZY = {
-    "Predictor": "ehps.inference.predictor",
-    "InferConfig": "ehps.inference.runner",
-    "InferReport": "ehps.inference.runner",
-    "run_inference": "ehps.inference.runner",
-    "SmoothingConfig": "ehps.inference.pipeline",
-    "IoUTracker": "ehps.inference.tracking",
-    "ParamSmoother": "ehps.inference.smoothing",
-    "mean_acceleration": "ehps.inference.smoothing",
-}
+__getattr__, __all__ = lazy_exports(__name__, {
+    "ehps.inference.predictor": ["Predictor"],
+    "ehps.inference.runner": ["run_inference", "InferReport", "ProgressEvent"],
+    "ehps.inference.estimators": ["Estimator", "PersonInput", "TrackContext"],
+    "ehps.config.infer": ["InferConfig", "SmoothingConfig"],
+    "ehps.inference.tracking": ["IoUTracker"],
+    "ehps.inference.smoothing": ["ParamSmoother", "mean_acceleration"],
+})
 
-__all__ = list(_LAZY)
 
-__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -32,15 +32,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from ehps.errors import InputError
-from ehps.geometry.camera import Intrinsics, crop_intrinsics_to_image
+from ehps.geometry.camera import Intrinsics, crop_intrinsics_to_image, project_points
 
 __all__ = [
     "person_intrinsics",
     "geometric_focal",
     "to_shared_camera",
     "from_shared_camera",
-    "project",
-    "parse_intrinsics",
 ]
 
 
@@ -60,13 +58,6 @@ def geometric_focal(k: Intrinsics) -> float:
 
 def _kvec(k: Intrinsics) -> np.ndarray:
     return np.array([k.fx, k.fy, k.cx, k.cy], np.float64)
-
-
-def project(points_cam: np.ndarray, k: Intrinsics) -> np.ndarray:
-    """(..., 3) camera-frame metres -> (..., 2) pixels with the pinhole ``k`` (no epsilon)."""
-    p = np.asarray(points_cam, np.float64)
-    kv = _kvec(k)
-    return p[..., :2] / p[..., 2:3] * kv[:2] + kv[2:]
 
 
 def _backproject(uv: np.ndarray, depth: np.ndarray, k: Intrinsics) -> np.ndarray:
@@ -117,21 +108,6 @@ def _change_camera(
     p = a + t
     if not p[2] > 0:
         raise InputError(f"the person is not in front of {seen_by} (root depth {p[2]:.3g} m)")
-    uv = project(p, k_src)
+    uv = project_points(p, k_src.focal, k_src.princpt, eps=0.0)
     depth = p[2] * geometric_focal(k_dst) / geometric_focal(k_src)
     return (_backproject(uv, np.asarray(depth), k_dst) - a).astype(np.float32)
-
-
-def parse_intrinsics(text: str) -> Intrinsics:
-    """``"fx,fy,cx,cy"`` (pixels) -> :class:`Intrinsics`, with a clear error for bad input."""
-    parts = [s.strip() for s in str(text).replace(" ", ",").split(",") if s.strip()]
-    try:
-        vals = [float(s) for s in parts]
-    except ValueError:
-        vals = []
-    if len(vals) != 4 or not all(math.isfinite(v) for v in vals) or vals[0] <= 0 or vals[1] <= 0:
-        raise InputError(
-            f"--intrinsics must be four numbers 'fx,fy,cx,cy' in pixels with fx, fy > 0, got "
-            f"{text!r} (e.g. --intrinsics 1000,1000,320,240)"
-        )
-    return Intrinsics(*vals)

@@ -1,14 +1,20 @@
-"""The ``ehps infer`` loop: inputs -> sequences -> :class:`SequenceRunner` -> files and a report.
+"""``ehps infer`` as a function: inputs -> sequences -> the stage loop -> files and a report.
+
+:func:`run_inference` is the entry point every front end calls (the command line, ``ehps demo``,
+a web app, an export tool): inputs and an :class:`~ehps.config.InferConfig` in, an
+:class:`InferReport` out, with an optional progress callback.
 
 Sequences: the image inputs of a run form one sequence written to the output folder itself
-(independent photos by default; with ``sequence=True`` consecutive frames of one video: tracked,
-smoothed, ``tracks.npz``); each video is its own sequence in ``<out>/<video stem>/`` (tracked and
-smoothed by default). See :mod:`ehps.inference.writer` for the files.
+(independent photos by default; with ``input.sequence`` consecutive frames of one video: tracked,
+smoothed, ``tracks.npz``); each video is its own sequence in a sub-folder named after it
+(:func:`ehps.io.outdir.sequence_folder_name`), tracked and smoothed by default. The files:
+:mod:`ehps.io.results`.
 
-Failures: an unreadable image, a video that cannot be opened or a broken video frame is named,
-skipped and counted; the run goes on and :attr:`InferReport.exit_code` is 3 at the end (0 when
-everything was read). Images with nobody in them give an empty, valid result and a warning.
-``summary.json`` in the output folder lists everything.
+The output folder is checked and locked before any model is loaded (:mod:`ehps.io.outdir`).
+Failures: an unreadable or unusable image, a video that cannot be opened or a broken frame is
+named, skipped and counted; the run goes on and :attr:`InferReport.exit_code` is 3 at the end
+(0 when everything was read). Images with nobody in them give an empty, valid result and a
+warning. ``summary.json`` in the output folder lists everything.
 """
 
 from __future__ import annotations
@@ -17,15 +23,25 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ehps.config.infer import InferConfig
 from ehps.errors import InputError
 from ehps.geometry.camera import Intrinsics
-from ehps.inference.pipeline import SequenceRunner, SequenceStats, SmoothingConfig
+from ehps.inference.front import FrontStages, SequenceStats
+from ehps.inference.loop import BackStages, StageLoop
 from ehps.inference.predictor import Predictor
+from ehps.inference.render import render_frame
+from ehps.inference.report import (
+    EXIT_FAILURES,
+    InferReport,
+    ProgressCallback,
+    ProgressEvent,
+    SequenceReport,
+)
+from ehps.inference.smoothing import TrackSmoothers
 from ehps.inference.sources import (
     BoxesTable,
     Frame,
@@ -36,157 +52,21 @@ from ehps.inference.sources import (
     load_boxes_json,
     probe_video,
 )
+from ehps.inference.tracking import IoUTracker
+from ehps.inference.video_timing import VideoStats
 from ehps.inference.writer import SequenceWriter
+from ehps.io.outdir import OutputFolder, sequence_folder_name
+from ehps.structures import FrameResult
 from ehps.utils.io import atomic_write_json
+from ehps.utils.progress import progress_bar
 
-__all__ = ["InferConfig", "SequenceReport", "InferReport", "run_inference", "EXIT_FAILURES"]
+__all__ = ["ProgressEvent", "SequenceReport", "InferReport", "SequenceRun", "run_inference",
+           "EXIT_FAILURES"]
 
 log = logging.getLogger(__name__)
 
-#: Exit status when some inputs or frames could not be read.
-EXIT_FAILURES = 3
-_RESERVED = {"smplx", "meta", "mesh", "overlay", "state"}
 _STAGES = ("decode", "detect", "crop", "network", "fit", "track", "smooth", "body_model",
            "render", "write")
-
-
-@dataclass
-class InferConfig:
-    """Options of :func:`run_inference` (the ``ehps infer`` flags).
-
-    Attributes:
-        out_dir: output folder.
-        boxes: JSON file of person boxes to use instead of the detector.
-        intrinsics: the shared camera of every frame (default from each image's size).
-        save_mesh: mesh formats to write per person (``obj``, ``ply``, ``glb``).
-        render, side_view, render_backend, draw_boxes: overlays (PNG per image, MP4 per video).
-        smoothing: temporal smoothing (videos and sequences).
-        track_video: track people in videos; ``sequence``: the images are consecutive frames.
-        fps: frame rate of an image sequence (smoothing time base, tracks.npz).
-        resume: skip the frames an interrupted run finished.
-        start, max_frames: frame range of each video (and of the image list).
-        progress: show a progress bar.
-        max_misses: frames a track survives without a detection.
-        pose_batch: people per body-model batch (finished frames wait for it).
-    """
-
-    out_dir: Path
-    boxes: str | None = None
-    intrinsics: Intrinsics | None = None
-    save_mesh: tuple[str, ...] = ()
-    render: bool = False
-    side_view: bool = False
-    render_backend: str = "auto"
-    draw_boxes: bool = True
-    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
-    track_video: bool = True
-    sequence: bool = False
-    fps: float = 30.0
-    resume: bool = False
-    start: int = 0
-    max_frames: int | None = None
-    progress: bool = True
-    max_misses: int = 15
-    pose_batch: int = 64
-
-
-@dataclass
-class SequenceReport:
-    """Result of one sequence (the images of the run, or one video)."""
-
-    name: str
-    folder: Path
-    kind: str
-    stats: SequenceStats
-    files: dict[str, Path] = field(default_factory=dict)
-
-
-@dataclass
-class InferReport:
-    """What :func:`run_inference` did.
-
-    Attributes:
-        sequences: one report per sequence.
-        failures: ``(input or frame, message)`` for everything that could not be read.
-        timings: seconds per stage over the run (decode, detect, crop, network, fit, track,
-            smooth, body_model, render, write).
-        seconds: wall time.
-        summary_path: the ``summary.json`` written.
-    """
-
-    out_dir: Path
-    estimator: str
-    sequences: list[SequenceReport] = field(default_factory=list)
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
-    summary_path: Path | None = None
-
-    @property
-    def frames_done(self) -> int:
-        return sum(s.stats.frames_done for s in self.sequences)
-
-    @property
-    def frames_resumed(self) -> int:
-        return sum(s.stats.frames_resumed for s in self.sequences)
-
-    @property
-    def people(self) -> int:
-        return sum(s.stats.people for s in self.sequences)
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_FAILURES if self.failures else 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "out_dir": str(self.out_dir),
-            "estimator": self.estimator,
-            "frames_done": self.frames_done,
-            "frames_resumed": self.frames_resumed,
-            "people": self.people,
-            "frames_per_s": round(self.frames_done / self.seconds, 3) if self.seconds else None,
-            "seconds": round(self.seconds, 3),
-            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
-            "failures": [{"input": s, "error": e} for s, e in self.failures],
-            "sequences": [
-                {"name": s.name, "folder": str(s.folder), "kind": s.kind,
-                 **{k: v for k, v in asdict(s.stats).items() if k not in ("failures", "timings")},
-                 "files": {k: str(v) for k, v in s.files.items()}}
-                for s in self.sequences
-            ],
-        }
-
-    def format(self) -> str:
-        """A compact plain-text summary (what the CLI prints)."""
-        lines = [f"ehps infer  ({self.estimator})  -> {self.out_dir}/"]
-        for s in self.sequences:
-            st = s.stats
-            extra = f", {st.frames_resumed} resumed" if st.frames_resumed else ""
-            extra += f", {st.tracks} tracks" if st.tracks else ""
-            extra += f", {st.frames_without_people} without people" if \
-                st.frames_without_people else ""
-            lines.append(f"  {s.name}: {st.frames_done} frames{extra}, {st.people} people, "
-                         f"{st.frames_failed} failed  [{s.folder}]")
-        if self.seconds:
-            fps = self.frames_done / self.seconds
-            stages = ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items() if v > 0.0005)
-            lines.append(f"time {self.seconds:.1f}s ({fps:.2f} frames/s): {stages}")
-        if self.failures:
-            lines.append(f"{len(self.failures)} input(s)/frame(s) failed and were skipped:")
-            lines += [f"  {src}: {err}" for src, err in self.failures[:50]]
-            if len(self.failures) > 50:
-                lines.append(f"  ... and {len(self.failures) - 50} more (see summary.json)")
-        return "\n".join(lines)
-
-
-def _folder_name(stem: str, used: set[str]) -> str:
-    name = stem if stem and stem.lower() not in _RESERVED else f"{stem}_video"
-    base, i = name, 2
-    while name in used:
-        name, i = f"{base}_{i}", i + 1
-    used.add(name)
-    return name
 
 
 def _timed(frames: Iterator[Frame], timings: dict[str, float]) -> Iterator[Frame]:
@@ -202,169 +82,219 @@ def _timed(frames: Iterator[Frame], timings: dict[str, float]) -> Iterator[Frame
 
 
 def _settings(predictor: Predictor, config: InferConfig, extra: dict[str, Any]) -> dict[str, Any]:
-    sm = config.smoothing
-    k = config.intrinsics
+    """What must match for ``--resume`` (recorded in each manifest)."""
+    sm, det = config.smoothing, predictor.detection
+    k = config.input.intrinsics
     return {
         "estimator": predictor.name,
         "weights": os.path.abspath(predictor.weights) if predictor.weights else "",
-        "bbox_ratio": predictor.bbox_ratio,
-        "max_people": predictor.max_people,
-        "min_score": predictor.min_score,
-        "boxes": os.path.abspath(config.boxes) if config.boxes else None,
-        "intrinsics": None if k is None else [k.fx, k.fy, k.cx, k.cy],
+        "bbox_ratio": det.bbox_ratio,
+        "max_people": det.max_people,
+        "min_score": det.min_score,
+        "boxes": os.path.abspath(config.detection.boxes) if config.detection.boxes else None,
+        "intrinsics": None if k is None else list(k),
         "smoothing": [sm.enabled, sm.min_cutoff, sm.beta, sm.d_cutoff],
         **extra,
     }
 
 
-class _Progress:
-    def __init__(self, enabled: bool, total: int | None, desc: str) -> None:
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm
+class SequenceRun:
+    """One sequence of a run: its writer, its stage loop and its progress bar.
 
-            self.bar = tqdm(total=total or None, desc=desc, unit="frame", dynamic_ncols=True,
-                            leave=True)
-        self.people = 0
+    Args:
+        name: the sequence's name (``"images"``, a video's folder name).
+        folder: where its files go.
+        total: its frame count (progress), or ``None``.
+        predictor: estimator and detect stage.
+        config: the run's options.
+        boxes: given person boxes, or ``None`` (detect).
+        video: a video (overlay video) rather than images (overlay PNGs).
+        tracked: track (and smooth, when enabled) its people.
+        fps: its frame rate.
+        settings: what its manifest records for ``--resume``.
+        progress, on_result: callbacks (see :func:`run_inference`).
+    """
 
-    def __call__(self, index: int, people: int) -> None:
-        if self.bar is not None:
-            self.people += people
-            self.bar.update(1)
-            self.bar.set_postfix(people=self.people, refresh=False)
+    def __init__(self, name: str, folder: Path, total: int | None, predictor: Predictor,
+                 config: InferConfig, boxes: BoxesTable | None, video: bool, tracked: bool,
+                 fps: float, settings: dict[str, Any], progress: ProgressCallback | None,
+                 on_result: Callable[[FrameResult], None] | None = None) -> None:
+        out = config.output
+        est = predictor.estimator
+        faces = predictor.faces if (out.render or out.save_mesh) else None
+        self.writer = SequenceWriter(folder, settings, resume=out.resume, video=video,
+                                     save_mesh=out.save_mesh, render=out.render, fps=fps,
+                                     tracks=tracked, weights=predictor.weights, faces=faces)
+        self.report = SequenceReport(name, folder, "video" if video else "images",
+                                     SequenceStats())
+        stats = self.report.stats
+        k = Intrinsics(*config.input.intrinsics) if config.input.intrinsics else None
+        max_misses = config.tracking.max_misses
+        smooth = config.smoothing
+        front = FrontStages(
+            est, predictor.finder, camera=lambda f: k,
+            given_boxes=None if boxes is None else lambda f: _lookup(boxes, f),
+            tracker=IoUTracker(max_misses=max_misses) if tracked else None,
+            timings=stats.timings)
+        render = None
+        if out.render:
+            def render(image: Any, result: Any) -> Any:
+                return render_frame(image, result, faces, out.side_view, out.render_backend,
+                                    out.draw_boxes, out.overlay_alpha)
+        back = BackStages(
+            est, self.writer, stats,
+            smoother=(TrackSmoothers(smooth.min_cutoff, smooth.beta, smooth.d_cutoff,
+                                     max_misses + 1) if tracked and smooth.enabled else None),
+            render=render, faces=faces, pose_batch=config.estimator.pose_batch,
+            on_frame=self._on_frame, on_result=on_result, max_gap=max_misses + 1)
+        self.loop = StageLoop(front, back, self.writer)
+        self.name, self.total, self.progress = name, total, progress
+        self.bar = progress_bar(total, name, "frame", config.progress)
+        self.done = self.people = 0
 
-    def fail(self) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
+    def _on_frame(self, index: int, people: int, failed: bool) -> None:
+        self.done += 1
+        self.people += people
+        self.bar.update(1)
+        self.bar.set_postfix(people=self.people, refresh=False)
+        if self.progress is not None:
+            self.progress(ProgressEvent(self.name, index, self.done, self.total, people,
+                                        failed))
 
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _run_sequence(
-    name: str,
-    folder: Path,
-    frames: Iterator[Frame],
-    total: int | None,
-    predictor: Predictor,
-    config: InferConfig,
-    boxes: BoxesTable | None,
-    video: bool,
-    tracked: bool,
-    fps: float,
-    settings: dict[str, Any],
-    report: InferReport,
-) -> SequenceReport:
-    writer = SequenceWriter(
-        folder, settings, resume=config.resume, video=video, save_mesh=config.save_mesh,
-        render=config.render, fps=fps, tracks=tracked, weights=predictor.weights,
-    )
-    progress = _Progress(config.progress, total, name)
-    runner = SequenceRunner(
-        predictor, writer, intrinsics=config.intrinsics, boxes=boxes, track=tracked,
-        smoothing=config.smoothing, render=config.render, side_view=config.side_view,
-        render_backend=config.render_backend, draw_boxes=config.draw_boxes,
-        max_misses=config.max_misses, pose_batch=config.pose_batch, on_frame=progress,
-    )
-    seq = SequenceReport(name, folder, "video" if video else "images", runner.stats)
-    report.sequences.append(seq)
-    complete = False
-    try:
-        for frame in _timed(frames, runner.stats.timings):
-            runner.process(frame)
-            if frame.error:
-                progress.fail()
-        runner.finish()
-        complete = True
-    finally:
-        progress.close()
-        t0 = time.perf_counter()
+    def run(self, frames: Iterator[Frame], report: InferReport) -> SequenceReport:
+        stats = self.report.stats
+        report.sequences.append(self.report)
+        complete = False
         try:
-            seq.files = writer.close(complete)
+            for frame in _timed(frames, stats.timings):
+                self.loop.push(frame)
+            self.loop.finish()
+            complete = True
         finally:
-            runner.stats.timings["write"] = (runner.stats.timings.get("write", 0.0)
-                                             + time.perf_counter() - t0)
-        if writer.tracks is not None:
-            runner.stats.tracks = len(writer.tracks.rows)
-        report.failures.extend(runner.stats.failures)
-    return seq
+            self.bar.close()
+            t0 = time.perf_counter()
+            try:
+                self.report.files = self.writer.close(complete)
+            finally:
+                stats.timings["write"] = stats.timings.get("write", 0.0) + \
+                    time.perf_counter() - t0
+            if self.writer.tracks is not None:
+                stats.tracks = len(self.writer.tracks.rows)
+            report.failures.extend(stats.failures)
+        return self.report
+
+
+def _lookup(boxes: BoxesTable, frame: Frame) -> Any:
+    import numpy as np
+
+    found = boxes.lookup(frame.source, frame.index, frame.path)
+    return found if found is not None else (np.zeros((0, 4), np.float32),
+                                            np.zeros((0,), np.float32))
 
 
 def run_inference(
     inputs: Sequence[str | os.PathLike[str]],
     config: InferConfig,
-    predictor: Predictor,
+    predictor: Predictor | None = None,
+    progress: ProgressCallback | None = None,
+    on_result: Callable[[FrameResult], None] | None = None,
 ) -> InferReport:
-    """Run ``predictor`` on images, folders, globs and videos and write the results.
+    """Estimate every person in images, folders, globs and videos and write the results.
 
     Args:
         inputs: what to read (see :func:`ehps.inference.sources.expand_inputs`).
-        config: options (:class:`InferConfig`).
-        predictor: a :class:`Predictor` (network or embedded).
+        config: options (:class:`~ehps.config.InferConfig`).
+        predictor: the estimator and its detect stage; ``None``: built from ``config`` after the
+            output folder was checked (:meth:`Predictor.from_config`).
+        progress: called with a :class:`ProgressEvent` after every frame (besides the terminal
+            progress bar, which ``config.progress`` controls).
+        on_result: called with each newly estimated frame's
+            :class:`~ehps.structures.FrameResult` (in memory: people with meshes, cameras and
+            estimator extras such as fit errors), in frame order, after its files were queued.
 
     Returns:
-        :class:`InferReport`; ``report.exit_code`` is 3 when something could not be read.
+        :class:`InferReport`; ``report.exit_code`` is 3 when something could not be used.
 
     Raises:
         InputError: nothing usable was given, the boxes file is malformed, or ``--resume``
             does not match the earlier run.
+        OutputError: the output folder is unusable, in use, or holds an earlier run (without
+            ``resume`` / ``overwrite``); or writing failed (the message names the path).
     """
     t_start = time.perf_counter()
     items = expand_inputs(inputs)
-    out = Path(config.out_dir).expanduser()
-    report = InferReport(out_dir=out, estimator=predictor.name)
     usable = [it for it in items if it.kind != "missing"]
     if not usable:
         raise InputError("nothing to read: " + "; ".join(it.error for it in items))
-    boxes = load_boxes_json(config.boxes) if config.boxes else None
-    if config.start < 0 or (config.max_frames is not None and config.max_frames < 1):
-        raise InputError("--start must be >= 0 and --max-frames >= 1")
-    out.mkdir(parents=True, exist_ok=True)
-    report.failures.extend((str(it.path), it.error) for it in items if it.kind == "missing")
-    predictor.timings = {}
-    images = [it.path for it in usable if it.kind == "image"]
-    videos: list[InputItem] = [it for it in usable if it.kind == "video"]
-    used: set[str] = set()
-    try:
-        if images:
-            stop = None if config.max_frames is None else config.start + config.max_frames
-            chosen = images[config.start : stop]
-            frames = iter_images(chosen, fps=config.fps, start_index=config.start)
-            settings = _settings(predictor, config, {"kind": "images",
-                                                     "sequence": config.sequence,
-                                                     "fps": config.fps})
-            _run_sequence("images", out, frames, len(chosen), predictor, config, boxes,
-                          video=False, tracked=config.sequence, fps=config.fps,
-                          settings=settings, report=report)
-        for item in videos:
-            name = _folder_name(item.path.stem, used)
-            try:
-                info = probe_video(item.path)
-            except InputError as exc:
-                report.failures.append((str(item.path), str(exc)))
-                log.warning("%s", exc)
-                continue
-            settings = _settings(predictor, config, {
-                "kind": "video", "video": os.path.abspath(item.path),
-                "track": config.track_video, "size": [info.width, info.height]})
-            total = info.num_frames - config.start if info.num_frames else None
-            if total is not None and config.max_frames is not None:
-                total = min(total, config.max_frames)
-            frames = iter_video(item.path, config.start, config.max_frames)
-            _run_sequence(name, out / name, frames, total, predictor, config, boxes,
-                          video=True, tracked=config.track_video, fps=info.fps,
-                          settings=settings, report=report)
-    finally:
-        report.seconds = time.perf_counter() - t_start
-        timings: dict[str, float] = dict.fromkeys(_STAGES, 0.0)
-        for s in report.sequences:
-            for k, v in s.stats.timings.items():
-                timings[k] = timings.get(k, 0.0) + v
-        for k, v in predictor.timings.items():
-            timings[k] = timings.get(k, 0.0) + v
-        report.timings = {k: v for k, v in timings.items() if v > 0.0 or k in _STAGES}
-        with contextlib.suppress(OSError):
-            report.summary_path = out / "summary.json"
-            atomic_write_json(report.summary_path, report.to_json())
+    boxes = load_boxes_json(config.detection.boxes) if config.detection.boxes else None
+    out_cfg = config.output
+    with OutputFolder(out_cfg.out_dir, resume=out_cfg.resume,
+                      overwrite=out_cfg.overwrite) as folder:
+        out = folder.path
+        if predictor is None:
+            predictor = Predictor.from_config(
+                config.estimator, config.detection,
+                require_body_model=bool(out_cfg.save_mesh or out_cfg.render))
+        report = InferReport(out_dir=out, estimator=predictor.name)
+        report.failures.extend((str(it.path), it.error) for it in items if it.kind == "missing")
+        predictor.estimator.timings.clear()
+        try:
+            _run_sequences(usable, out, config, predictor, boxes, report, progress, on_result)
+        finally:
+            report.seconds = time.perf_counter() - t_start
+            report.timings = _stage_timings(report, predictor)
+            with contextlib.suppress(OSError):
+                report.summary_path = out / "summary.json"
+                atomic_write_json(report.summary_path, report.to_json())
     return report
+
+
+def _run_sequences(items: list[InputItem], out: Path, config: InferConfig,
+                   predictor: Predictor, boxes: BoxesTable | None, report: InferReport,
+                   progress: ProgressCallback | None,
+                   on_result: Callable[[FrameResult], None] | None) -> None:
+    inp = config.input
+    images = [it.path for it in items if it.kind == "image"]
+    used: set[str] = set()
+    if images:
+        stop = None if inp.max_frames is None else inp.start + inp.max_frames
+        chosen = images[inp.start : stop]
+        settings = _settings(predictor, config, {"kind": "images", "sequence": inp.sequence,
+                                                 "fps": inp.fps})
+        SequenceRun("images", out, len(chosen), predictor, config, boxes, False, inp.sequence,
+                  inp.fps, settings, progress, on_result).run(
+            iter_images(chosen, fps=inp.fps, start_index=inp.start), report)
+    for item in (it for it in items if it.kind == "video"):
+        name = sequence_folder_name(item.path.stem, used)
+        try:
+            info = probe_video(item.path)
+        except InputError as exc:
+            report.failures.append((str(item.path), str(exc)))
+            log.warning("%s", exc)
+            continue
+        track = config.tracking.enabled
+        settings = _settings(predictor, config, {
+            "kind": "video", "video": os.path.abspath(item.path), "track": track,
+            "size": [info.width, info.height]})
+        total = info.num_frames - inp.start if info.num_frames else None
+        if total is not None and inp.max_frames is not None:
+            total = min(total, inp.max_frames)
+        vstats = VideoStats(str(item.path))
+        frames = iter_video(item.path, inp.start, inp.max_frames, stats=vstats)
+        run = SequenceRun(name, out / name, total, predictor, config, boxes, True, track,
+                          info.fps, settings, progress, on_result)
+        run.report.video = vstats
+        run.run(frames, report)
+        # frames the container lost (a gap, a truncated file) are reported like unreadable ones:
+        # named in the summary and counted in the exit status
+        report.failures.extend((str(item.path), w) for w in vstats.warnings)
+
+
+def _stage_timings(report: InferReport, predictor: Predictor) -> dict[str, float]:
+    timings: dict[str, float] = dict.fromkeys(_STAGES, 0.0)
+    for s in report.sequences:
+        for k, v in s.stats.timings.items():
+            timings[k] = timings.get(k, 0.0) + v
+    for k, v in predictor.estimator.timings.items():
+        timings[k] = timings.get(k, 0.0) + v
+    return {k: v for k, v in timings.items() if v > 0.0 or k in _STAGES}

@@ -26,6 +26,7 @@ __all__ = [
     "OneEuroFilter",
     "RotationOneEuroFilter",
     "ParamSmoother",
+    "TrackSmoothers",
     "ROTATION_KEYS",
     "mean_acceleration",
 ]
@@ -102,12 +103,15 @@ class RotationOneEuroFilter:
 
 
 class ParamSmoother:
-    """Smooths one track's parameter dicts over time (rotations on SO(3), the rest element-wise).
+    """Smooths one track's parameter dicts over time: every rotation key on SO(3) in one
+    :class:`RotationOneEuroFilter`, every other floating-point key element-wise in one
+    :class:`OneEuroFilter` (both filters work per rotation / per element, so packing the keys
+    together changes no number and saves many small calls). Every call must pass the same keys.
 
     Args:
         min_cutoff, beta, d_cutoff: One-Euro parameters shared by all keys (rotation speeds are in
             rad/s, translations in m/s, shape and expression coefficients in units/s).
-        keys: keys to smooth (default: every key seen); others pass through unchanged.
+        keys: keys to smooth (default: every floating-point key); others pass through unchanged.
     """
 
     def __init__(
@@ -117,25 +121,58 @@ class ParamSmoother:
         d_cutoff: float = 1.0,
         keys: Iterable[str] | None = None,
     ) -> None:
-        self.kwargs = {"min_cutoff": min_cutoff, "beta": beta, "d_cutoff": d_cutoff}
         self.keys = None if keys is None else set(keys)
-        self.filters: dict[str, OneEuroFilter | RotationOneEuroFilter] = {}
+        self.rot = RotationOneEuroFilter(min_cutoff, beta, d_cutoff)
+        self.vec = OneEuroFilter(min_cutoff, beta, d_cutoff)
 
     def __call__(self, params: Mapping[str, np.ndarray], t: float) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        for key, value in params.items():
-            arr = np.asarray(value)
-            if (self.keys is not None and key not in self.keys) or not np.issubdtype(
-                arr.dtype, np.floating
-            ):
-                out[key] = arr
+        """Filter one sample (``t`` in seconds); returns the smoothed dict (same keys, shapes
+        and dtypes)."""
+        arrays = {k: np.asarray(v) for k, v in params.items()}
+        floats = {k: v for k, v in arrays.items() if np.issubdtype(v.dtype, np.floating)
+                  and (self.keys is None or k in self.keys)}
+        out = dict(arrays)
+        for keys, filt, width in (([k for k in floats if k in ROTATION_KEYS], self.rot, 3),
+                                  ([k for k in floats if k not in ROTATION_KEYS], self.vec, 1)):
+            if not keys:
                 continue
-            if key not in self.filters:
-                cls = RotationOneEuroFilter if key in ROTATION_KEYS else OneEuroFilter
-                self.filters[key] = cls(**self.kwargs)
-            filtered = self.filters[key](arr, t)
-            out[key] = filtered.astype(arr.dtype).reshape(arr.shape)
+            packed = np.concatenate([floats[k].reshape(-1) for k in keys]).astype(np.float64)
+            res = filt(packed.reshape(-1, 3) if width == 3 else packed, t)
+            start = 0
+            for k in keys:
+                n = floats[k].size // width
+                part = res[start : start + n]
+                out[k] = part.astype(floats[k].dtype).reshape(floats[k].shape)
+                start += n
         return out
+
+
+class TrackSmoothers:
+    """One :class:`ParamSmoother` per track; the filter of a track unseen for more than
+    ``max_gap`` frames is dropped (a track that comes back starts afresh, as a new track does).
+
+    Args:
+        min_cutoff, beta, d_cutoff: One-Euro parameters.
+        max_gap: frames after which an unseen track's filter is dropped (the tracker's
+            ``max_misses + 1``).
+    """
+
+    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float, max_gap: int) -> None:
+        self.args = (min_cutoff, beta, d_cutoff)
+        self.max_gap = max_gap
+        self.filters: dict[int, ParamSmoother] = {}
+        self.last_frame: dict[int, int] = {}
+
+    def __call__(self, track_id: int, params: Mapping[str, np.ndarray], frame_index: int,
+                 t: float) -> dict[str, np.ndarray]:
+        """One sample of one track (frames must come in order)."""
+        stale = [k for k, last in self.last_frame.items() if frame_index - last > self.max_gap]
+        for k in stale:
+            del self.filters[k], self.last_frame[k]
+        if track_id not in self.filters:
+            self.filters[track_id] = ParamSmoother(*self.args)
+        self.last_frame[track_id] = frame_index
+        return self.filters[track_id](params, t)
 
 
 def mean_acceleration(joints: np.ndarray, fps: float, valid: np.ndarray | None = None) -> float:

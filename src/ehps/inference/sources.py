@@ -6,9 +6,12 @@
 - :func:`iter_images` reads images one by one; an unreadable or corrupt file yields a
   :class:`Frame` with ``error`` set instead of stopping the run.
 - :func:`iter_video` decodes a video with PyAV frame by frame (constant memory, no frame dumps).
-  Frame indices count decoded frames from 0 in presentation order; a packet the decoder rejects
-  (a broken frame) yields a :class:`Frame` with ``error`` set and takes one index, and decoding
-  goes on with the next packet. A container that cannot be read any further ends the video with
+  Frame indices are true to the container's timestamps (time x frame rate), so a lost or broken
+  packet never shifts the frames after it; a packet the decoder rejects (a broken frame) yields a
+  :class:`Frame` with ``error`` set at its own index, and decoding goes on. Frames the stream
+  skips (corrupt data) and a video that stops before its declared length (truncated) are
+  warned about and counted in a :class:`~ehps.inference.video_timing.VideoStats` (pass
+  ``stats=``) for the summary. A container that cannot be read any further ends the video with
   an error frame.
 - :func:`load_boxes_json` reads person boxes given instead of the detector.
 """
@@ -16,18 +19,24 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from ehps.errors import InputError, require
+from ehps.inference.video_timing import (
+    FrameClock,
+    VideoStats,
+    check_length,
+    declared_frames,
+    frame_rate,
+)
+from ehps.utils.safe_yaml import load_json_file
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -39,6 +48,7 @@ __all__ = [
     "iter_images",
     "probe_video",
     "iter_video",
+    "VideoStats",
     "BoxesTable",
     "load_boxes_json",
 ]
@@ -147,9 +157,9 @@ def expand_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[InputItem]:
 
 
 def iter_images(paths: Sequence[Path], fps: float = 1.0, start_index: int = 0) -> Iterator[Frame]:
-    """Read image files one by one (:func:`ehps.detection.load_image`); an unreadable file
+    """Read image files one by one (:func:`ehps.io.load_image`); an unreadable file
     yields a :class:`Frame` with ``error`` set. ``fps`` only sets ``time_s``."""
-    from ehps.detection import load_image
+    from ehps.io.image import load_image
 
     for i, path in enumerate(paths):
         idx = start_index + i
@@ -174,16 +184,11 @@ def _open(path: Path) -> Any:
 def _video_stream(container: Any, path: Path) -> Any:
     if not container.streams.video:
         raise InputError(f"'{path}' holds no video stream")
-    return container.streams.video[0]
-
-
-def _rate(stream: Any) -> float:
-    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
-        if rate:
-            value = float(Fraction(rate))
-            if value > 0:
-                return value
-    return 25.0
+    stream = container.streams.video[0]
+    if stream.codec_context is None:
+        raise InputError(f"'{path}': its video codec is unknown or not supported by this FFmpeg; "
+                         "re-encode it (e.g. to H.264)")
+    return stream
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
@@ -196,7 +201,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     with _open(path) as container:
         stream = _video_stream(container, path)
         return VideoInfo(
-            fps=_rate(stream),
+            fps=float(frame_rate(stream)),
             num_frames=int(stream.frames or 0),
             width=int(stream.codec_context.width),
             height=int(stream.codec_context.height),
@@ -205,14 +210,18 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
 
 
 def iter_video(
-    path: str | os.PathLike[str], start: int = 0, max_frames: int | None = None
+    path: str | os.PathLike[str], start: int = 0, max_frames: int | None = None,
+    stats: VideoStats | None = None,
 ) -> Iterator[Frame]:
-    """Decode a video frame by frame (see the module docstring for indices and errors).
+    """Decode a video frame by frame (see the module docstring for indices, broken and lost
+    frames).
 
     Args:
         path: the video file.
         start: first frame index to yield (earlier frames are decoded and dropped).
-        max_frames: stop after this many frames (``None``: all).
+        max_frames: stop before frame index ``start + max_frames`` (``None``: all).
+        stats: filled while decoding: decoded, broken and missing frames, an early end, and
+            the warnings (also logged), for the caller's summary.
 
     Yields:
         :class:`Frame` objects with ``source = "<path>#<index>"``.
@@ -222,46 +231,55 @@ def iter_video(
     """
     av = require("av", "video", "video decoding")
     path = Path(path)
+    stats = stats if stats is not None else VideoStats(str(path))
+    stats.path = str(path)
     container = _open(path)
     try:
         stream = _video_stream(container, path)
-        fps = _rate(stream)
-        tb = float(stream.time_base) if stream.time_base else 0.0
-        t0 = stream.start_time or 0
+        fps = frame_rate(stream)
+        stats.declared_frames = declared_frames(container, stream, fps)
+        clock = FrameClock(stream, fps, stats)
         end = None if max_frames is None else start + max_frames
-        index = 0
         demux = container.demux(stream)
-        while end is None or index < end:
+        reached_end = False
+        while end is None or clock.last + 1 < end:
             try:
                 packet = next(demux)
             except StopIteration:
+                reached_end = True
                 break
-            except (av.error.FFmpegError, OSError) as exc:
-                yield Frame(index, f"{path}#{index}", None, index / fps,
-                            f"video '{path}' cannot be read past frame {index}: {exc}", path)
+            except (av.error.FFmpegError, OSError, ValueError) as exc:
+                at = clock.last + 1
+                stats.ended_early = True
+                stats.warn(f"video '{path}' cannot be read past frame {at}: {exc}")
+                yield Frame(at, f"{path}#{at}", None, float(at / fps),
+                            f"video '{path}' cannot be read past frame {at}: {exc}", path)
                 break
             try:
                 decoded = packet.decode()
             except (av.error.FFmpegError, ValueError) as exc:
                 if packet.size:  # a broken frame: name it, skip it, go on
-                    if index >= start:
-                        yield Frame(index, f"{path}#{index}", None, index / fps,
-                                    f"broken frame {index} in '{path}': {exc}", path)
-                    index += 1
+                    at = clock.index_of(packet.pts)
+                    at = clock.last + 1 if at is None else at
+                    stats.broken.append(at)
+                    if at >= start and (end is None or at < end):
+                        yield Frame(at, f"{path}#{at}", None, clock.seconds(packet.pts, at),
+                                    f"broken frame {at} in '{path}': {exc}", path)
                 continue
             for frame in decoded:
-                if end is not None and index >= end:
-                    break
-                if index >= start:
-                    ts = (frame.pts - t0) * tb if (frame.pts is not None and tb) else index / fps
-                    try:
-                        image = frame.to_ndarray(format="rgb24")
-                    except (av.error.FFmpegError, ValueError) as exc:
-                        yield Frame(index, f"{path}#{index}", None, ts,
-                                    f"frame {index} of '{path}' cannot be converted: {exc}", path)
-                    else:
-                        yield Frame(index, f"{path}#{index}", image, float(ts), "", path)
-                index += 1
+                index, ts = clock.next_index(frame.pts)
+                if (end is not None and index >= end) or index < start:
+                    continue
+                try:
+                    image = frame.to_ndarray(format="rgb24")
+                except (av.error.FFmpegError, ValueError) as exc:
+                    yield Frame(index, f"{path}#{index}", None, ts,
+                                f"frame {index} of '{path}' cannot be converted: {exc}", path)
+                else:
+                    stats.decoded += 1
+                    yield Frame(index, f"{path}#{index}", image, ts, "", path)
+        if reached_end:
+            check_length(stats, clock, start, end)
     finally:
         container.close()
 
@@ -309,7 +327,7 @@ def _arrays(entries: list[Any], fmt: str, where: str) -> tuple[np.ndarray, np.nd
                          "format": fmt}, where)
     try:
         scores = [float(e.get("score", 1.0)) if isinstance(e, dict) else 1.0 for e in kept]
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InputError(f"{where}: a 'score' is not a number") from exc
     return boxes, np.asarray(scores, np.float32).reshape(-1)
 
@@ -335,12 +353,7 @@ def load_boxes_json(path: str | os.PathLike[str]) -> BoxesTable:
     """
     path = Path(path)
     where = f"boxes file '{path}'"
-    if not path.is_file():
-        raise InputError(f"{where} does not exist")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read {where}: {exc}") from exc
+    data = load_json_file(path, InputError, "boxes file")
     fmt = "xywh"
     entries: dict[str, list[Any]] = {}
     if isinstance(data, dict) and isinstance(data.get("boxes"), dict):

@@ -21,7 +21,9 @@ import logging
 import os
 import pickle
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from torch import nn
 from ehps.errors import CheckpointError
 from ehps.modeling.config import ModelConfig
 from ehps.modeling.zoo import _VIT_SIZES, build_model, get_config
+from ehps.utils.safe_pickle import TORCH_NUMPY_GLOBALS, resolve_inert
 
 __all__ = [
     "OFFICIAL_RENAMES",
@@ -74,66 +77,87 @@ def map_official_key(key: str) -> str | None:
 
 def _numpy_safe_globals() -> list[Any]:
     """Numpy reconstructors that only rebuild data (scalars, dtypes, arrays), under both the
-    numpy 2 (``numpy._core``) and numpy 1 (``numpy.core``) module names."""
+    numpy 2 (``numpy._core``) and numpy 1 (``numpy.core``) module names.
+
+    Arrays go through the checked stand-in of :mod:`ehps.utils.untrusted`: torch's restricted
+    unpickler would hand an array's declared state to ``ndarray.__setstate__``, which allocates
+    an object array of any declared shape before looking at the data (a memory bomb).
+    """
     import numpy as np
 
     core = getattr(np, "_core", None) or np.core
-    scalar, reconstruct = core.multiarray.scalar, core.multiarray._reconstruct
-    allowed: list[Any] = [np.ndarray, np.dtype]
+    scalar = core.multiarray.scalar
+    allowed: list[Any] = [np.dtype, *TORCH_NUMPY_GLOBALS]
     for module in ("numpy._core", "numpy.core"):
         allowed += [(scalar, f"{module}.multiarray.scalar")]
-        allowed += [(reconstruct, f"{module}.multiarray._reconstruct")]
     dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25
     if dtypes is not None:
         allowed += [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")]
     return allowed
 
 
-def torch_load_safely(path: PathLike, mmap: bool = True) -> Any:
+def torch_load_safely(path: PathLike, mmap: bool = True, map_location: Any = "cpu") -> Any:
     """``torch.load(path, map_location='cpu', weights_only=True)``, memory-mapped when possible.
 
     Raises:
-        CheckpointError: missing file, unreadable file, or a file that needs full (unsafe)
-            unpickling.
+        CheckpointError: missing file, unreadable or corrupt file (every failure of the zip,
+            pickle and storage readers), or a file that needs full (unsafe) unpickling.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint file not found: {path}")
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if not (zipfile.is_zipfile(path) or head[:1] == b"\x80"):  # zip format or a legacy pickle
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+        is_zip = zipfile.is_zipfile(path)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if not (is_zip or head[:1] == b"\x80"):  # zip format or a legacy pickle
         raise CheckpointError(
             f"cannot read {path}: it is neither a torch zip checkpoint nor a legacy torch pickle; "
             "is the file complete and a .pth/.pth.tar saved by torch.save?"
         )
-    kwargs: dict[str, Any] = {"map_location": "cpu", "weights_only": True}
+    kwargs: dict[str, Any] = {"map_location": map_location, "weights_only": True}
     try:
+        if mmap and not is_zip:
+            log.warning(
+                "%s is a legacy (non-zip) torch file and cannot be memory-mapped; reading it "
+                "whole (needs RAM for the full file). Re-save it with a recent torch to avoid "
+                "this.",
+                path,
+            )
         with torch.serialization.safe_globals(_numpy_safe_globals()):
-            try:
-                return torch.load(path, mmap=mmap, **kwargs)
-            except RuntimeError as exc:
-                if not (mmap and "mmap can only be used" in str(exc)):
-                    raise
-                log.warning(
-                    "%s is a legacy (non-zip) torch file and cannot be memory-mapped; reading it "
-                    "whole (needs RAM for the full file). Re-save it with a recent torch to avoid "
-                    "this.",
-                    path,
-                )
-                return torch.load(path, **kwargs)
+            obj = torch.load(path, mmap=mmap and is_zip, **kwargs)
+        return resolve_inert(obj, str(path), CheckpointError)
     except pickle.UnpicklingError as exc:
         lines = [ln for ln in str(exc).splitlines() if "Unsupported global" in ln]
-        detail = (lines or str(exc).splitlines() or [""])[0].strip()
+        if not lines:
+            raise CheckpointError(
+                f"cannot read {path} as a torch checkpoint (UnpicklingError: "
+                f"{' '.join(str(exc).split())[:300]}); is the file complete and a .pth/.pth.tar "
+                "saved by torch.save?") from exc
         raise CheckpointError(
-            f"{path} contains Python objects other than tensors and plain containers, so it "
-            f"cannot be read safely (weights_only=True). If it is an official checkpoint, "
-            f"re-save only its 'network' state dict. Details: {detail[:300]}"
+            f"cannot read {path}: it contains Python objects other than tensors and plain "
+            f"containers, which are not read (weights_only=True). If it is an official checkpoint, "
+            f"re-save only its 'network' state dict. Details: {lines[0].strip()[:300]}"
         ) from exc
-    except (RuntimeError, KeyError, EOFError, ValueError, OSError) as exc:
+    except CheckpointError:
+        raise
+    except _LOAD_ERRORS as exc:
+        detail = " ".join(str(exc).split())[:300]
         raise CheckpointError(
-            f"cannot read {path} as a torch checkpoint ({type(exc).__name__}: {exc}); is the file "
-            "complete and a .pth/.pth.tar saved by torch.save?"
+            f"cannot read {path} as a torch checkpoint ({type(exc).__name__}: {detail}); is the "
+            "file complete and a .pth/.pth.tar saved by torch.save?"
         ) from exc
+
+
+#: What torch.load raises on a corrupt or crafted file (zip, pickle and storage layers; found by
+#: fuzzing ``benchmarks/robustness.py``).
+_LOAD_ERRORS: tuple[type[BaseException], ...] = (
+    RuntimeError, KeyError, EOFError, ValueError, OSError, TypeError, IndexError, AttributeError,
+    OverflowError, UnicodeDecodeError, MemoryError, RecursionError, NotImplementedError,
+    AssertionError, zipfile.BadZipFile, struct.error, zlib.error,
+)
 
 
 def extract_network_state_dict(obj: Any, source: str = "checkpoint") -> dict[str, torch.Tensor]:
@@ -148,7 +172,7 @@ def extract_network_state_dict(obj: Any, source: str = "checkpoint") -> dict[str
         if isinstance(inner, Mapping):
             obj = inner
             break
-    tensors = {k: v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
     if not tensors:
         raise CheckpointError(
             f"{source} has no tensors under 'network', 'state_dict' or at the top level "
@@ -227,13 +251,18 @@ def check_state_dict(
     """Raise :class:`CheckpointError` unless ``state_dict`` has exactly the model's keys and
     shapes (``ignore_missing``: model keys allowed to be absent; ``suggest``: name the zoo
     variant the weights fit, for whole-network state dicts)."""
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    reference = model.state_dict()
+    expected = {k: tuple(v.shape) for k, v in reference.items()}
     missing = sorted(k for k in expected if k not in state_dict and k not in ignore_missing)
     unexpected = sorted(k for k in state_dict if k not in expected)
     mismatched = sorted(
         f"{k}: file {tuple(state_dict[k].shape)} vs model {expected[k]}"
         for k in expected
         if k in state_dict and tuple(state_dict[k].shape) != expected[k]
+    ) + sorted(
+        f"{k}: file dtype {state_dict[k].dtype} vs model {reference[k].dtype}"
+        for k in expected
+        if k in state_dict and not _same_kind(state_dict[k].dtype, reference[k].dtype)
     )
     if not (missing or unexpected or mismatched):
         return
@@ -252,6 +281,15 @@ def check_state_dict(
     elif guess is None:
         parts.append(f"The file holds {_describe(state_dict)}, which fits no registered variant.")
     raise CheckpointError(" ".join(parts))
+
+
+def _same_kind(a: torch.dtype, b: torch.dtype) -> bool:
+    """Both floating point (any precision, not complex), or both the same non-float type."""
+    if a.is_complex or b.is_complex:
+        return a == b
+    if a.is_floating_point or b.is_floating_point:
+        return a.is_floating_point and b.is_floating_point
+    return a == b or {a, b} <= {torch.int64, torch.int32}
 
 
 def _as_float32(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

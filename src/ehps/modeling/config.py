@@ -67,6 +67,7 @@ class ModelConfig:
     stem: Literal["patch", "conv"] = "patch"
 
     def __post_init__(self) -> None:
+        self._check_types_and_ranges()
         if self.stem not in ("patch", "conv"):
             raise InputError(f"stem must be 'patch' or 'conv', not {self.stem!r}")
         if self.family not in ("smplerx", "smplestx"):
@@ -87,6 +88,26 @@ class ModelConfig:
         elif self.num_task_tokens < 80:
             raise InputError("SMPLest-X reads 80 task tokens; num_task_tokens must be >= 80")
 
+    def _check_types_and_ranges(self) -> None:
+        """Every field has its type and a sane range: a config can come from a file (the
+        metadata of a weight file), and a forged one (``depth`` 10,000,000) must be refused
+        before anything is built."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("family", "stem", "name"):
+                if not isinstance(value, str) or len(value) > 200:
+                    raise InputError(f"model option {f.name!r} must be a short string, got "
+                                     f"{str(value)[:40]!r}")
+                continue
+            if value is None and f.name == "decoder_mlp_dim":
+                continue
+            lo, hi = _RANGES[f.name]
+            kinds = (int, float) if isinstance(lo, float) else (int,)
+            if isinstance(value, bool) or not isinstance(value, kinds) or not lo <= value <= hi:
+                kind = "a number" if isinstance(lo, float) else "an integer"
+                raise InputError(f"model option {f.name!r} must be {kind} in [{lo}, {hi}], got "
+                                 f"{str(value)[:40]!r}")
+
     @property
     def mlp_hidden(self) -> int:
         return int(self.embed_dim * self.mlp_ratio)
@@ -106,8 +127,18 @@ class ModelConfig:
 
     @classmethod
     def from_json(cls, text: str) -> ModelConfig:
-        """Inverse of :meth:`to_json`; unknown keys are an error (no silent defaults)."""
-        data = json.loads(text)
+        """Inverse of :meth:`to_json`; unknown keys are an error (no silent defaults), and
+        every value is checked (type and range) before the config exists.
+
+        Raises:
+            InputError: not a JSON object, unknown keys, or a value of the wrong type / range.
+        """
+        if not isinstance(text, str) or len(text) > 1 << 20:
+            raise InputError("a model config must be a JSON text of at most 1 MiB")
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise InputError(f"a model config is not valid JSON ({exc})") from exc
         if not isinstance(data, dict):
             raise InputError("a model config must be a JSON object")
         known = {f.name for f in dataclasses.fields(cls)}
@@ -117,4 +148,28 @@ class ModelConfig:
                 f"model config has unknown keys {unknown}; it was written by a newer ehps? "
                 "Upgrade ehps to read it."
             )
+        missing = sorted(f.name for f in dataclasses.fields(cls)
+                         if f.default is dataclasses.MISSING and f.name not in data)
+        if missing:
+            raise InputError(f"model config lacks {missing}")
         return cls(**data)
+
+
+#: Accepted range of every numeric :class:`ModelConfig` field (float bounds: any number). The
+#: official networks use C <= 1280, 32 blocks, 16 heads, 80 tokens; the bounds leave room for
+#: larger research variants while refusing sizes no machine can build.
+_RANGES: dict[str, tuple[int | float, int | float]] = {
+    "embed_dim": (1, 16384),
+    "depth": (1, 512),
+    "num_heads": (1, 1024),
+    "mlp_ratio": (0.01, 64.0),
+    "num_task_tokens": (0, 4096),
+    "drop_path_rate": (0.0, 1.0),
+    "decoder_depth": (1, 256),
+    "decoder_heads": (1, 1024),
+    "decoder_head_dim": (1, 4096),
+    "decoder_dim_out": (1, 16384),
+    "decoder_mlp_dim": (1, 65536),
+    "head_dim": (1, 16384),
+    "box_dim": (1, 16384),
+}

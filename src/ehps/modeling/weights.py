@@ -27,9 +27,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ehps.errors import CheckpointError
+from ehps.errors import CheckpointError, InputError
 from ehps.modeling.config import ModelConfig
 from ehps.utils.io import atomic_open
+from ehps.utils.writable import check_writable
 
 __all__ = [
     "FORMAT_NAME",
@@ -96,6 +97,7 @@ def write_safetensors(
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
     blob += b" " * (-len(blob) % 8)
+    check_writable(path, need_bytes=8 + len(blob) + offset)
     with atomic_open(path, "wb") as fh:
         fh.write(struct.pack("<Q", len(blob)))
         fh.write(blob)
@@ -194,7 +196,12 @@ def load_model(path: PathLike, *, variant: str | None = None, **overrides: Any) 
             f"{path} has ehps format version {meta.get('format_version')!r}; this ehps reads "
             f"version {FORMAT_VERSION}. Upgrade ehps."
         )
-    config = ModelConfig.from_json(meta["config"])
+    try:
+        config = ModelConfig.from_json(meta["config"])
+    except InputError as exc:
+        raise CheckpointError(
+            f"{path}: its embedded model config is invalid ({exc}); the file is corrupt or was "
+            "not written by ehps (re-create it with `ehps convert`)") from exc
     if overrides:
         config = config.replace(**overrides)
     if variant is not None and resolve_name(variant) != config.name:
@@ -202,8 +209,11 @@ def load_model(path: PathLike, *, variant: str | None = None, **overrides: Any) 
             f"{path} holds {config.name or 'a custom config'!r}, not {variant!r}; omit variant= "
             "(the file names its architecture)"
         )
-    with safe_open(str(path), framework="pt") as f:
-        state = {k: f.get_tensor(k) for k in f.keys()}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own error types
+        raise CheckpointError(f"cannot read the tensors of {path}: {exc}") from exc
     model = build_model(config, device="meta", init=False)
     check_state_dict(model, state, str(path), config.name or "custom")
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}

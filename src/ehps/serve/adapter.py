@@ -6,27 +6,21 @@ cap): :func:`run_job` builds the :class:`~ehps.inference.runner.InferConfig` and
 pipeline's entry point changes (a typed config tree, a progress callback), only this module
 changes.
 
-Progress comes from the files the pipeline writes as it goes: one ``state/{frame:06d}.npz`` per
-finished frame and one ``meta/{frame:06d}_{person:02d}.json`` per person, counted by a small
-thread while the job runs.
+Progress comes from the pipeline's own callbacks: a progress event per finished frame, and each
+frame's result (distinct people by track id).
 """
 
 from __future__ import annotations
 
-import re
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ehps.serve.config import EstimatorChoice
 
-__all__ = ["JobSpec", "JobFailed", "Progress", "load_predictor", "run_job", "scan_progress"]
-
-_STATE_RE = re.compile(r"^\d{6}\.npz$")
-_META_RE = re.compile(r"^\d{6}_(\d{2,})\.json$")
+__all__ = ["JobSpec", "JobFailed", "Progress", "load_predictor", "run_job"]
 
 
 @dataclass(frozen=True)
@@ -72,50 +66,6 @@ class JobFailed(Exception):
         self.code = code
 
 
-@dataclass
-class _Poller:
-    out_dir: Path
-    total: int
-    on_progress: Callable[[Progress], None]
-    stop: threading.Event = field(default_factory=threading.Event)
-    last: Progress | None = None
-
-    def tick(self) -> None:
-        try:
-            progress = scan_progress(self.out_dir, self.total)
-        except OSError:  # a folder changed under the scan: count again next time
-            return
-        if progress != self.last:
-            self.last = progress
-            self.on_progress(progress)
-
-    def loop(self, period_s: float) -> None:
-        while not self.stop.wait(period_s):
-            self.tick()
-
-
-def scan_progress(out_dir: Path, frames_total: int = 0) -> Progress:
-    """Count finished frames and distinct person ids in a job's output folder.
-
-    Args:
-        out_dir: the ``--out`` folder of the run (a video's files are one level down).
-        frames_total: known total, copied into the result.
-    """
-    frames, people = 0, set()
-    if not out_dir.is_dir():
-        return Progress(0, frames_total, 0)
-    for seq in (out_dir, *[p for p in out_dir.iterdir() if p.is_dir()]):
-        state, meta = seq / "state", seq / "meta"
-        if state.is_dir():
-            frames += sum(1 for p in state.iterdir() if _STATE_RE.match(p.name))
-        if meta.is_dir():
-            for p in meta.iterdir():
-                m = _META_RE.match(p.name)
-                if m:
-                    people.add((seq.name, int(m.group(1))))
-    return Progress(frames, frames_total, len(people))
-
-
 def load_predictor(choice: EstimatorChoice) -> Any:
     """Build the :class:`~ehps.inference.predictor.Predictor` of an estimator choice.
 
@@ -149,16 +99,14 @@ def run_job(
     predictor: Any,
     on_progress: Callable[[Progress], None] | None = None,
     frames_total: int = 0,
-    poll_s: float = 0.25,
 ) -> dict[str, Any]:
     """Run the ``ehps infer`` pipeline on one uploaded file.
 
     Args:
         spec: the job.
         predictor: from :func:`load_predictor` (reused across jobs by a worker).
-        on_progress: called from a helper thread whenever the counts change.
+        on_progress: called after every finished frame (the pipeline's progress events).
         frames_total: frames the job will read (from the probe; 0 = unknown).
-        poll_s: how often the output folder is counted.
 
     Returns:
         The pipeline's report as JSON (``InferReport.to_json()``) plus ``has_meshes``.
@@ -166,32 +114,34 @@ def run_job(
     Raises:
         JobFailed: nothing could be read (``unreadable``), or nobody was found (``no_person``).
     """
-    from ehps.inference.runner import InferConfig, run_inference
+    from ehps.config import InferConfig
+    from ehps.config.infer import EstimatorConfig, InputConfig, OutputConfig
+    from ehps.inference.runner import run_inference
 
     out = Path(spec.out_dir)
-    meshes = bool(predictor.has_meshes)
-    options: dict[str, Any] = dict(
-        out_dir=out, save_mesh=("glb",) if meshes else (), render=meshes,
-        render_backend=spec.render_backend, max_frames=spec.max_frames, progress=False,
-        pose_batch=8,
-    )
-    if meshes and spec.kind == "video" and "export_anim" in _config_fields(InferConfig):
-        options["export_anim"] = ("glb", "bvh")  # a pipeline that writes animations: ask
-    config = InferConfig(**options)
-    poller = None
-    thread = None
-    if on_progress is not None:  # the pipeline creates ``out``; the poller waits for it
-        poller = _Poller(out, frames_total, on_progress)
-        thread = threading.Thread(target=poller.loop, args=(poll_s,), daemon=True)
-        thread.start()
+    meshes = predictor.body_model() is not None
+    output = OutputConfig(out_dir=str(out), save_mesh=("glb",) if meshes else (), render=meshes,
+                          render_backend=spec.render_backend)
+    if meshes and spec.kind == "video" and "export_anim" in _config_fields(OutputConfig):
+        output = replace(output, export_anim=("glb", "bvh"))  # animations for a video
+    config = InferConfig(input=InputConfig(max_frames=spec.max_frames),
+                         estimator=EstimatorConfig(pose_batch=8), output=output, progress=False)
+    people: set[tuple[str, int]] = set()
+    state = Progress(0, frames_total, 0)
+
+    def on_frame(event: Any) -> None:  # the pipeline's own progress events
+        state.frames_done = event.frames_done
+        if on_progress is not None:
+            on_progress(Progress(state.frames_done, frames_total, len(people)))
+
+    def on_result(result: Any) -> None:  # distinct people (track ids, else per-frame order)
+        for i, person in enumerate(result.people):
+            pid = person.track_id if person.track_id is not None else i
+            people.add((result.source.split("#")[0], int(pid)))
+
     t0 = time.perf_counter()
-    try:
-        report = run_inference([spec.input_path], config, predictor)
-    finally:
-        if poller is not None and thread is not None:
-            poller.stop.set()
-            thread.join()
-            poller.tick()
+    report = run_inference([spec.input_path], config, predictor, progress=on_frame,
+                           on_result=on_result)
     summary = report.to_json()
     summary["has_meshes"] = meshes
     summary["seconds"] = round(time.perf_counter() - t0, 3)

@@ -15,35 +15,20 @@ Submodules are imported lazily (Lightning is only needed once training starts).
 
 from __future__ import annotations
 
-from ehps.utils.lazy import lazy_getattr
+from ehps.utils.lazy import lazy_exports
 
-_LAZY = {
-    "TrainConfig": "ehps.training.config",
-    "ModelSection": "ehps.training.config",
-    "DataSection": "ehps.training.config",
-    "OptimSection": "ehps.training.config",
-    "TrainerSection": "ehps.training.config",
-    "CheckpointSection": "ehps.training.config",
-    "apply_overrides": "ehps.training.config",
-    "parse_dotted": "ehps.training.config",
-    "load_yaml_overrides": "ehps.training.config",
-    "config_to_dict": "ehps.training.config",
-    "config_from_dict": "ehps.training.config",
-    "get_train_preset": "ehps.training.presets",
-    "list_train_presets": "ehps.training.presets",
-    "register_train_preset": "ehps.training.presets",
-    "EHPSModule": "ehps.training.module",
-    "EHPSDataModule": "ehps.training.datamodule",
-    "build_trainer": "ehps.training.launch",
-    "train": "ehps.training.launch",
-    "TrainResult": "ehps.training.launch",
-    "plot_curves": "ehps.training.launch",
-    "load_network_weights": "ehps.training.checkpointing",
-    "SynthConfig": "ehps.training.synth",
-    "generate_synthetic_dataset": "ehps.training.synth",
-    "annotate_images": "ehps.training.annotate",
-}
+__getattr__, __all__ = lazy_exports(__name__, {
+    "ehps.training.config": ["TrainConfig", "ModelSection", "DataSection", "OptimSection",
+                             "TrainerSection", "CheckpointSection", "apply_overrides",
+                             "parse_dotted", "load_yaml_overrides", "config_to_dict",
+                             "config_from_dict"],
+    "ehps.training.presets": ["get_train_preset", "list_train_presets", "register_train_preset"],
+    "ehps.training.module": ["EHPSModule"],
+    "ehps.training.datamodule": ["EHPSDataModule"],
+    "ehps.training.launch": ["build_trainer", "train", "TrainResult", "plot_curves"],
+    "ehps.training.checkpointing": ["load_network_weights"],
+    "ehps.training.synth": ["SynthConfig", "generate_synthetic_dataset"],
+    "ehps.training.annotate": ["annotate_images"],
+})
 
-__all__ = list(_LAZY)
 
-__getattr__ = lazy_getattr(__name__, _LAZY)

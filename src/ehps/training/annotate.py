@@ -32,9 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from ehps.data.humandata import keypoints_to_human_data, write_humandata
-from ehps.errors import InputError
+from ehps.data.humandata_conventions import HUMANDATA_BOX_PADDING
+from ehps.data.humandata_writer import keypoints_to_human_data, write_humandata
+from ehps.errors import EhpsError, InputError
 from ehps.structures import FrameResult, PersonEstimate
+from ehps.utils.progress import progress_iter
 
 __all__ = ["annotate_images", "persons_to_humandata"]
 
@@ -56,7 +58,7 @@ def _box_of(points: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1], float(ok)], np.float32)
 
 
-def _pad(box: np.ndarray, ratio: float = 1.2) -> np.ndarray:
+def _pad(box: np.ndarray, ratio: float = HUMANDATA_BOX_PADDING) -> np.ndarray:
     x, y, w, h = (float(v) for v in box[:4])
     cx, cy = x + w / 2, y + h / 2
     return np.array([cx - w * ratio / 2, cy - h * ratio / 2, w * ratio, h * ratio, 1.0],
@@ -178,6 +180,7 @@ def annotate_images(
     image_root: str | os.PathLike[str] | None = None,
     body_model: str = "anny",
     smplx_dir: str | os.PathLike[str] | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Run the embedded estimator over ``images`` and write the pseudo-labels as HumanData.
 
@@ -187,16 +190,20 @@ def annotate_images(
         estimator: anything with ``predict_path(path) -> FrameResult`` or called as
             ``estimator(rgb, source=...)``; default :class:`ehps.fitting.EmbeddedEstimator`.
         image_root: folder the stored image paths are relative to (default: common folder).
+        progress: a progress bar (images/s, ETA) when stderr is a terminal.
         body_model: ``"anny"`` (embedded) or ``"smplx"`` (licensed files) for the default
             estimator.
         smplx_dir: SMPL-X folder (``body_model="smplx"``).
 
     Returns:
-        ``{"path", "images", "people", "skipped"}``.
+        ``{"path", "images", "people", "skipped", "failed", "image_root"}``: ``skipped`` lists
+        the images without a person, ``failed`` the ``(image, reason)`` pairs of images that
+        could not be read or estimated (missing, corrupt, too small); the others are written.
     """
     from ehps.detection import load_image
 
     files: list[Path] = []
+    failed: list[tuple[str, str]] = []
     for item in images:
         p = Path(item)
         if p.is_dir():
@@ -205,22 +212,28 @@ def annotate_images(
         elif p.is_file():
             files.append(p)
         else:
-            raise InputError(f"image not found: {p}")
+            failed.append((str(p), f"image not found: {p}"))
     if not files:
-        raise InputError("no images given (folders are searched for .jpg / .jpeg / .png)")
+        raise InputError("no images given (folders are searched for .jpg / .jpeg / .png)"
+                         + "".join(f"; {why}" for _, why in failed))
     root = Path(image_root).resolve() if image_root else _common_root(files)
     if estimator is None:
         from ehps.fitting import EmbeddedEstimator
 
         estimator = EmbeddedEstimator(body_model=body_model, smplx_path=smplx_dir)
     items, skipped = [], []
-    for f in files:
+    for f in progress_iter(files, "annotate", "image", progress):
         try:
             rel = f.resolve().relative_to(root).as_posix()
         except ValueError as exc:
             raise InputError(f"{f} is not inside the image root {root}") from exc
-        rgb = load_image(f)
-        result = estimator(rgb, source=str(f))
+        try:  # one bad image never stops the others: it is named in the summary
+            rgb = load_image(f)
+            result = estimator(rgb, source=str(f))
+        except EhpsError as exc:
+            failed.append((str(f), exc.one_line()))
+            log.warning("annotate: skipped %s: %s", f, exc.one_line())
+            continue
         if not result.people:
             skipped.append(str(f))
             log.info("annotate: nobody found in %s", f)
@@ -228,4 +241,4 @@ def annotate_images(
         items.append((rel, result))
     path = persons_to_humandata(items, out)
     return {"path": path, "images": len(files), "people": sum(len(r.people) for _, r in items),
-            "skipped": skipped, "image_root": root}
+            "skipped": skipped, "failed": failed, "image_root": root}

@@ -132,15 +132,15 @@ class RNGStateCallback(L.Callback):
 def read_training_checkpoint(path: str | os.PathLike[str],
                              map_location: Any = "cpu") -> dict[str, Any]:
     """Load an ehps / Lightning training checkpoint with ``weights_only=True``."""
+    from ehps.modeling.checkpoint import torch_load_safely
+
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"checkpoint not found: {p}")
-    try:
-        return torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as exc:  # unpickling / zip errors come in several types
-        raise CheckpointError(
-            f"cannot read {p} as a training checkpoint ({type(exc).__name__}: {exc})"
-        ) from exc
+    ckpt = torch_load_safely(p, mmap=False, map_location=map_location)
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{p} holds a {type(ckpt).__name__}, not a training checkpoint")
+    return ckpt
 
 
 def _is_training_checkpoint(path: Path) -> bool:

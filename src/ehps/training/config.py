@@ -1,25 +1,26 @@
-"""Typed training configuration: one nested dataclass tree, YAML overrides, dotted CLI overrides.
+"""Typed training configuration: one nested dataclass tree (:class:`TrainConfig`).
 
-:class:`TrainConfig` holds everything a run needs (model, data, optimisation, trainer,
-checkpointing). Presets (:mod:`ehps.training.presets`) build complete configs in code; a YAML file
-or ``key.sub=value`` strings override fields. Unknown keys and wrongly typed values are errors
-(no silent defaults). The resolved config is written beside every run (``config.yaml``) and
-embedded in every checkpoint (``checkpoint["ehps_config"]``).
+Presets (:mod:`ehps.training.presets`) build complete configs in code; a YAML file or
+``key.sub=value`` strings override fields through the shared strict loader
+(:mod:`ehps.config.loader`: unknown keys and wrongly typed values are errors that name the closest
+valid key). The resolved config is written beside every run (``config.yaml``) and embedded in
+every checkpoint (``checkpoint["ehps_config"]``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
-import types
-import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from ehps.errors import InputError
+from ehps.config.loader import (
+    apply_overrides,
+    build_config,
+    config_to_dict,
+    load_yaml_overrides,
+    parse_dotted,
+    save_config,
+)
+from ehps.geometry.constants import DEFAULT_BBOX_RATIO
 
 __all__ = [
     "ModelSection",
@@ -93,6 +94,9 @@ class DataSection:
         augment: official augmentation (scale, rotation, flip, colour).
         image_uint8: move uint8 images from the workers (converted on the device).
         cache_dir: HumanData decompression cache.
+        bbox_ratio: body crop enlargement (the official ``cfg.bbox_ratio``; HumanData boxes,
+            already padded by 1.2, are processed with ``bbox_ratio * 0.833``); the same
+            :data:`~ehps.geometry.crop.DEFAULT_BBOX_RATIO` as inference.
     """
 
     root: str | None = None
@@ -106,6 +110,7 @@ class DataSection:
     augment: bool = True
     image_uint8: bool = True
     cache_dir: str | None = None
+    bbox_ratio: float = DEFAULT_BBOX_RATIO
 
 
 @dataclass
@@ -214,181 +219,6 @@ class TrainConfig:
         return get_config(self.model.variant).family
 
 
-# ------------------------------------------------------------------------------- conversion
-def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """Plain nested dict (tuples as lists) of a config dataclass."""
-    def plain(v: Any) -> Any:
-        if dataclasses.is_dataclass(v):
-            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
-        if isinstance(v, (list, tuple)):
-            return [plain(x) for x in v]
-        if isinstance(v, dict):
-            return {str(k): plain(x) for k, x in v.items()}
-        return v
-
-    return plain(cfg)
-
-
-def _type_hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """Check / convert ``value`` to annotation ``tp`` (small subset of typing used here)."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(value, a, where)
-            except InputError as exc:
-                errors.append(str(exc))
-        raise InputError(f"{where}: {value!r} does not fit {tp} ({'; '.join(errors)})")
-    if origin is Literal:
-        if value not in args:
-            raise InputError(f"{where}: {value!r} is not one of {list(args)}")
-        return value
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise InputError(f"{where}: expected a list, got {value!r}")
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            if len(value) != len(args):
-                raise InputError(f"{where}: expected {len(args)} values, got {value!r}")
-            return tuple(_coerce(v, a, where) for v, a in zip(value, args))
-        inner = args[0] if args else Any
-        out = [_coerce(v, inner, where) for v in value]
-        return tuple(out) if origin is tuple else out
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise InputError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise InputError(f"{where}: expected a mapping, got {value!r}")
-        return _build(tp, value, where)
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InputError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise InputError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise InputError(f"{where}: expected a string, got {value!r}")
-        return value
-    return value
-
-
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    hints = _type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise InputError(
-            f"{where or 'config'}: unknown key(s) {unknown}; valid keys are {names}"
-        )
-    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
-    return cls(**kwargs)
-
-
 def config_from_dict(data: dict[str, Any]) -> TrainConfig:
     """Build a :class:`TrainConfig` from a nested dict (missing keys take the defaults)."""
-    return _build(TrainConfig, data, "")
-
-
-def _merge(base: dict[str, Any], update: dict[str, Any], where: str = "") -> dict[str, Any]:
-    out = dict(base)
-    for k, v in update.items():
-        path = f"{where}.{k}" if where else str(k)
-        if k not in out:
-            raise InputError(f"unknown config key '{path}'; valid here: {sorted(out)}")
-        if isinstance(out[k], dict) and isinstance(v, dict) and k not in (
-                "overrides", "loss_weights"):
-            out[k] = _merge(out[k], v, path)
-        elif isinstance(out[k], dict) and isinstance(v, dict):
-            out[k] = {**out[k], **v}
-        else:
-            out[k] = v
-    return out
-
-
-def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
-    """A new config with a nested dict of overrides applied (unknown keys are errors; the
-    free-form ``model.overrides`` and ``loss_weights`` mappings are merged key by key)."""
-    return config_from_dict(_merge(config_to_dict(cfg), overrides))
-
-
-def _scalar(value: Any) -> Any:
-    """YAML 1.1 reads ``2e-5`` (no dot) as a string; read such strings as numbers."""
-    if isinstance(value, list):
-        return [_scalar(v) for v in value]
-    if isinstance(value, str):
-        try:
-            return float(value) if any(c in value for c in ".eE") else int(value)
-        except ValueError:
-            return value
-    return value
-
-
-def parse_dotted(items: list[str]) -> dict[str, Any]:
-    """``["optim.lr=1e-4", "data.humandata=[a.npz, b.npz]"]`` -> nested dict (values parsed as
-    YAML scalars / lists)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise InputError(f"override {item!r} must look like key.sub=value")
-        key, raw = item.split("=", 1)
-        parts = key.strip().split(".")
-        if not all(parts):
-            raise InputError(f"override {item!r} has an empty key part")
-        value = _scalar(yaml.safe_load(raw)) if raw.strip() else None
-        node = out
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise InputError(f"override {item!r} conflicts with another override")
-        node[parts[-1]] = value
-    return out
-
-
-def _numbers(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {k: _numbers(v) for k, v in data.items()}
-    return _scalar(data)
-
-
-def load_yaml_overrides(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a YAML override file (a mapping; may contain ``preset: <name>``)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"config file not found: {p}")
-    try:
-        data = _numbers(yaml.safe_load(p.read_text(encoding="utf-8")))
-    except yaml.YAMLError as exc:
-        raise InputError(f"{p} is not valid YAML ({exc})") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InputError(f"{p} must hold a mapping of config keys, got {type(data).__name__}")
-    return data
-
-
-def save_config(cfg: TrainConfig, path: str | os.PathLike[str]) -> Path:
-    """Write the resolved config as YAML (atomically)."""
-    from ehps.utils.io import atomic_write_text
-
-    atomic_write_text(path, yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    return Path(path)
+    return build_config(TrainConfig, data)

@@ -39,6 +39,7 @@ from ehps.data import (
 )
 from ehps.data.datasets.common import AnnotationSource
 from ehps.errors import InputError
+from ehps.geometry.crop import DEFAULT_BBOX_RATIO
 from ehps.training.config import TrainConfig
 
 __all__ = ["ResumableSampler", "ResumableDataLoader", "EHPSDataModule", "humandata_sources"]
@@ -135,6 +136,7 @@ def _worker_init(_worker_id: int) -> None:
 def humandata_sources(
     files: Sequence[str], data_root: str | os.PathLike[str], system: str,
     shuffle_seed: int | None, cache_dir: str | None = None,
+    bbox_ratio: float = DEFAULT_BBOX_RATIO,
 ) -> list[AnnotationSource]:
     """One :class:`~ehps.data.datasets.humandata_source.HumanDataSource` per file (image paths
     relative to ``data_root``)."""
@@ -148,7 +150,7 @@ def humandata_sources(
             raise InputError(f"HumanData file not found: {path} (data root {root})")
         spec = DatasetSpec(path.stem, "humandata", (str(path),), "")
         out.append(HumanDataSource(spec, root, system, shuffle_seed=shuffle_seed,  # type: ignore[arg-type]
-                                   cache_dir=cache_dir))
+                                   cache_dir=cache_dir, bbox_ratio=bbox_ratio))
     return out
 
 
@@ -182,7 +184,8 @@ class EHPSDataModule(L.LightningDataModule):
         if d.humandata:
             strategy = d.strategy or "concat"
             sources = humandata_sources(d.humandata, root, system,
-                                        None if strategy == "concat" else 2023, d.cache_dir)
+                                        None if strategy == "concat" else 2023, d.cache_dir,
+                                        d.bbox_ratio)
             total_len, weights = d.total_data_len, None
         else:
             preset = get_preset(d.mixture)
@@ -192,7 +195,8 @@ class EHPSDataModule(L.LightningDataModule):
                     f"{system}; pick a {system} mixture or model"
                 )
             strategy = d.strategy or preset.strategy
-            sources = build_sources(preset, root, cache_dir=d.cache_dir)
+            sources = build_sources(preset, root, cache_dir=d.cache_dir,
+                                    bbox_ratio=d.bbox_ratio)
             total_len = d.total_data_len if d.total_data_len is not None else (
                 preset.total_data_len)
             weights = None if preset.weights is None else [
@@ -202,7 +206,8 @@ class EHPSDataModule(L.LightningDataModule):
             augment=d.augment, base_seed=self.cfg.trainer.seed, image_uint8=d.image_uint8)
         self._sampler_args = dict(strategy=strategy, total_len=total_len, weights=weights)
         if d.val_humandata:
-            vsrc = humandata_sources(d.val_humandata, root, system, None, d.cache_dir)
+            vsrc = humandata_sources(d.val_humandata, root, system, None, d.cache_dir,
+                                     d.bbox_ratio)
             self.val_set = TrainingDataset(
                 vsrc, system=system, body_model=self.body_model,  # type: ignore[arg-type]
                 augment=False, base_seed=self.cfg.trainer.seed, image_uint8=d.image_uint8)

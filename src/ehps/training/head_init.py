@@ -33,6 +33,7 @@ from torch import nn
 
 from ehps.bodymodels.joint_sets import ORIG_53_NAMES
 from ehps.geometry.camera import BODY_INPUT_HW, CROP_FOCAL, DEPTH_SCALE
+from ehps.geometry.crop import DEFAULT_BBOX_RATIO
 from ehps.geometry.rotations import aa_to_rotmat, rotmat_to_rot6d
 
 __all__ = ["MeanParams", "mean_params_from_dataset", "chordal_mean", "init_heads_to_mean",
@@ -125,7 +126,7 @@ def mean_params_from_dataset(dataset: torch.utils.data.Dataset, max_items: int =
 def _cam_bias(height_m: float = DEFAULT_PERSON_HEIGHT_M) -> torch.Tensor:
     """(tx, ty, gamma) with 56.38 * sigmoid(gamma) = the depth at which a person of ``height_m``
     spans the body input's height divided by the 1.2 box ratio."""
-    tz = CROP_FOCAL[1] * height_m / (BODY_INPUT_HW[0] / 1.2)
+    tz = CROP_FOCAL[1] * height_m / (BODY_INPUT_HW[0] / DEFAULT_BBOX_RATIO)
     p = min(max(tz / DEPTH_SCALE, 1e-4), 1 - 1e-4)
     return torch.tensor([0.0, 0.0, math.log(p / (1 - p))])
 

@@ -270,14 +270,16 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike[str], resume: str | bool 
 def _resume_step(ckpt_path: str) -> int:
     """The logging step a checkpoint continues from (memory-mapped read: no weights loaded)."""
     from ehps.errors import CheckpointError
+    from ehps.modeling.checkpoint import torch_load_safely
 
-    try:
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:  # zip / unpickling errors come in several types
-        raise CheckpointError(f"cannot read {ckpt_path} as a training checkpoint ({exc})") from exc
+    ckpt = torch_load_safely(ckpt_path)
     # (the stored ``_batches_that_stepped`` lags by one when written from on_train_batch_end;
     # the first resumed batch logs at ``global_step``)
-    return int(ckpt.get("global_step", 0))
+    step = ckpt.get("global_step", 0) if isinstance(ckpt, dict) else None
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise CheckpointError(f"{ckpt_path} is not a training checkpoint (no valid "
+                              "'global_step'); pass the last.ckpt of an ehps run to --resume")
+    return step
 
 
 def _seed_rank(seed: int, rank: int) -> None:

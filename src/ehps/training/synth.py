@@ -45,10 +45,12 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from ehps.data.humandata import keypoints_to_human_data, write_humandata
+from ehps.data.humandata_conventions import HUMANDATA_BOX_PADDING
+from ehps.data.humandata_writer import keypoints_to_human_data, write_humandata
 from ehps.errors import InputError
 from ehps.geometry.camera import Intrinsics
 from ehps.geometry.crop import process_bbox
+from ehps.utils.progress import progress_bar
 
 __all__ = [
     "SynthConfig",
@@ -285,7 +287,7 @@ def _tight_box(xy: np.ndarray) -> np.ndarray:
     return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], np.float64)
 
 
-def _padded(box_xywh: np.ndarray, ratio: float = 1.2) -> np.ndarray:
+def _padded(box_xywh: np.ndarray, ratio: float = HUMANDATA_BOX_PADDING) -> np.ndarray:
     cx, cy = box_xywh[0] + box_xywh[2] / 2, box_xywh[1] + box_xywh[3] / 2
     w, h = box_xywh[2] * ratio, box_xywh[3] * ratio
     return np.array([cx - w / 2, cy - h / 2, w, h], np.float64)
@@ -340,7 +342,7 @@ def generate_synthetic_dataset(
             face contour on): the same model must be used by training and evaluation.
         cfg: generator options.
         split: name of the split (file names).
-        progress: log every 100 samples.
+        progress: a progress bar (images/s, ETA) when stderr is a terminal.
 
     Returns:
         The path of the HumanData file.
@@ -368,7 +370,9 @@ def generate_synthetic_dataset(
     boxes = np.zeros((n, 5), np.float32)
     parts = {k: np.zeros((n, 5), np.float32) for k in ("lhand", "rhand", "face")}
     paths = []
+    bar = progress_bar(n, f"synth {split}", "image", progress)
     for i in range(n):
+        bar.update(1)
         rng = np.random.default_rng([cfg.seed & 0xFFFFFFFF, i, 0x5EED])
         params = sample_smplx_params(rng, cfg, hand_mean)
         with torch.no_grad():
@@ -406,8 +410,7 @@ def generate_synthetic_dataset(
         joints_all[i] = joints_cam
         for k in rows:
             rows[k].append(t.astype(np.float32) if k == "transl" else params[k])
-        if progress and (i + 1) % 100 == 0:
-            log.info("synth %s: %d / %d", split, i + 1, n)
+    bar.close()
     kp3d, mask3d = keypoints_to_human_data(
         np.concatenate([joints_all, np.ones((n, 144, 1), np.float32)], axis=-1))
     kp2d_xy = _project(joints_all.astype(np.float64), K).astype(np.float32)

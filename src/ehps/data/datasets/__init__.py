@@ -14,6 +14,7 @@ from typing import Literal
 from ehps.data.catalog import DatasetSpec, MixturePreset
 from ehps.data.datasets.common import AnnotationSource, ListSource
 from ehps.errors import InputError
+from ehps.geometry.crop import DEFAULT_BBOX_RATIO
 
 __all__ = ["AnnotationSource", "ListSource", "build_source", "build_sources"]
 
@@ -23,7 +24,7 @@ def build_source(
     data_root: str | os.PathLike[str],
     system: Literal["smplerx", "smplestx"] = "smplerx",
     shuffle_seed: int | None = 2023,
-    bbox_ratio: float = 1.2,
+    bbox_ratio: float = DEFAULT_BBOX_RATIO,
     cache_dir: str | os.PathLike[str] | None = None,
 ) -> AnnotationSource:
     """The annotation source of one dataset.
@@ -76,13 +77,15 @@ def build_sources(
     data_root: str | os.PathLike[str],
     cache_dir: str | os.PathLike[str] | None = None,
     overrides: dict[str, DatasetSpec] | None = None,
+    bbox_ratio: float = DEFAULT_BBOX_RATIO,
 ) -> list[AnnotationSource]:
     """Every dataset of ``preset`` in its official order, with the preset's intervals and the
-    official one-time shuffle when the strategy is ``balance`` or ``weighted``."""
+    official one-time shuffle when the strategy is ``balance`` or ``weighted`` (body crops
+    enlarged by ``bbox_ratio``)."""
     seed = None if preset.strategy == "concat" else 2023
     out = []
     for spec in preset.specs():
         if overrides and spec.name in overrides:
             spec = replace(overrides[spec.name], sample_interval=spec.sample_interval)
-        out.append(build_source(spec, data_root, preset.system, seed, cache_dir=cache_dir))
+        out.append(build_source(spec, data_root, preset.system, seed, bbox_ratio, cache_dir))
     return out

@@ -34,6 +34,7 @@ from ehps.data.transforms import part_relative
 from ehps.data.types import Annotation, FitParams
 from ehps.errors import InputError
 from ehps.geometry.crop import apply_affine, sanitize_bbox
+from ehps.utils.untrusted import checked_array
 
 __all__ = ["AGORA_127_NAMES", "AGORA_RESOLUTION_HW", "AgoraSource", "load_agora"]
 
@@ -111,14 +112,15 @@ class AgoraSource:
     def _fit(self, it: _Item) -> FitParams:
         if not it.params.is_file():
             raise InputError(f"AGORA parameter file not found: {it.params}")
-        param = restricted_loads(it.params.read_bytes())
+        param = restricted_loads(it.params.read_bytes(), str(it.params))
         if not isinstance(param, dict):
             raise InputError(f"{it.params}: expected a dict of SMPL-X parameters")
 
         def get(key: str, n: int) -> np.ndarray:
             if key not in param:
                 raise InputError(f"{it.params}: SMPL-X parameter '{key}' is missing")
-            return np.asarray(param[key], np.float32).reshape(-1)[:n]
+            value = checked_array(param[key], f"{it.params}: '{key}'", InputError)
+            return value.astype(np.float32).reshape(-1)[:n]
 
         betas_key = "betas_neutral" if self.fix_betas and not it.kid else "betas"
         betas = np.zeros(10, np.float32)

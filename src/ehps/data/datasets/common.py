@@ -3,7 +3,6 @@ official one-time shuffle, and mapping of named joint sets into the 137-keypoint
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from collections.abc import Iterable, Iterator, Sequence
@@ -16,6 +15,7 @@ from ehps.bodymodels.joint_sets import JOINT_137_NAMES
 from ehps.data.types import Annotation, FitParams
 from ehps.errors import InputError
 from ehps.geometry.crop import CROP_ASPECT, process_bbox
+from ehps.utils.safe_yaml import load_json_file
 
 __all__ = [
     "AnnotationSource",
@@ -222,11 +222,7 @@ def load_json(path: str | os.PathLike[str]) -> Any:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"annotation file not found: {p}")
-    try:
-        with open(p, encoding="utf-8") as fh:
-            return json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{p} is not valid JSON ({exc})") from exc
+    return load_json_file(p, InputError, "annotation file", max_bytes=None)
 
 
 def fit_from_official_dict(

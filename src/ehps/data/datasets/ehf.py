@@ -21,6 +21,7 @@ from ehps.data.catalog import DatasetSpec
 from ehps.data.datasets.common import ListSource, coco_body_box, load_json, part_box_xyxy
 from ehps.data.datasets.mscoco import coco_index
 from ehps.data.types import Annotation
+from ehps.geometry.crop import DEFAULT_BBOX_RATIO
 from ehps.utils.ply import read_ply_vertices as read_ply_vertices_f64
 
 __all__ = ["EHF_CAMERA_ROTVEC", "load_ehf", "read_ply_vertices"]
@@ -35,7 +36,7 @@ def read_ply_vertices(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def load_ehf(
-    spec: DatasetSpec, data_root: str | os.PathLike[str], bbox_ratio: float = 1.2
+    spec: DatasetSpec, data_root: str | os.PathLike[str], bbox_ratio: float = DEFAULT_BBOX_RATIO
 ) -> ListSource:
     """Read the EHF test layout into annotation records (no training targets)."""
     files, image_root = spec.resolve(Path(data_root))

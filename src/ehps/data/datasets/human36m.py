@@ -32,6 +32,7 @@ from ehps.data.datasets.common import (
 )
 from ehps.data.datasets.mpii import NEURALANNOT_JOINT_INVALID, NEURALANNOT_POSE_INVALID
 from ehps.data.types import Annotation
+from ehps.geometry.crop import DEFAULT_BBOX_RATIO
 
 __all__ = ["H36M_NAMES", "TRAIN_FRAME_STRIDE", "load_human36m"]
 
@@ -46,7 +47,7 @@ TRAIN_FRAME_STRIDE = 5
 def load_human36m(
     spec: DatasetSpec,
     data_root: str | os.PathLike[str],
-    bbox_ratio: float = 1.2,
+    bbox_ratio: float = DEFAULT_BBOX_RATIO,
     shuffle_seed: int | None = 2023,
 ) -> ListSource:
     """Read the official Human3.6M training layout into annotation records."""

@@ -43,7 +43,7 @@ from ehps.data.humandata import HumanData, Keypoints
 from ehps.data.humandata_conventions import SMPLX_HAND_MEAN_LEFT, SMPLX_HAND_MEAN_RIGHT
 from ehps.data.types import Annotation, FitParams
 from ehps.errors import InputError
-from ehps.geometry.crop import process_bbox
+from ehps.geometry.crop import DEFAULT_BBOX_RATIO, process_bbox
 
 __all__ = ["HumanDataSource", "BODY_BOX_RATIO_FACTOR"]
 
@@ -85,7 +85,7 @@ class HumanDataSource:
         spec: DatasetSpec,
         data_root: str | os.PathLike[str],
         system: Literal["smplerx", "smplestx"] = "smplerx",
-        bbox_ratio: float = 1.2,
+        bbox_ratio: float = DEFAULT_BBOX_RATIO,
         shuffle_seed: int | None = 2023,
         cache_dir: str | os.PathLike[str] | None = None,
         files: tuple[str, ...] | None = None,

@@ -29,6 +29,7 @@ from ehps.data.datasets.common import (
 )
 from ehps.data.datasets.mscoco import coco_index
 from ehps.data.types import Annotation
+from ehps.geometry.crop import DEFAULT_BBOX_RATIO
 
 __all__ = ["MPII_NAMES", "NEURALANNOT_POSE_INVALID", "NEURALANNOT_JOINT_INVALID", "load_mpii"]
 
@@ -50,7 +51,7 @@ NEURALANNOT_JOINT_INVALID: tuple[int, ...] = tuple(
 def load_mpii(
     spec: DatasetSpec,
     data_root: str | os.PathLike[str],
-    bbox_ratio: float = 1.2,
+    bbox_ratio: float = DEFAULT_BBOX_RATIO,
     shuffle_seed: int | None = 2023,
 ) -> ListSource:
     """Read the official MPII training layout into annotation records."""

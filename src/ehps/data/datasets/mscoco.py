@@ -35,6 +35,7 @@ from ehps.data.datasets.common import (
     part_box_xyxy,
 )
 from ehps.data.types import Annotation
+from ehps.geometry.crop import DEFAULT_BBOX_RATIO
 
 __all__ = ["COCO_WHOLEBODY_134_NAMES", "merge_wholebody", "load_mscoco", "coco_index"]
 
@@ -87,7 +88,7 @@ def coco_index(db: dict) -> tuple[dict[int, dict], list[dict]]:
 def load_mscoco(
     spec: DatasetSpec,
     data_root: str | os.PathLike[str],
-    bbox_ratio: float = 1.2,
+    bbox_ratio: float = DEFAULT_BBOX_RATIO,
     shuffle_seed: int | None = 2023,
 ) -> ListSource:
     """Read the official MSCOCO training layout into annotation records."""

@@ -29,6 +29,7 @@ from ehps.data.datasets.common import (
 )
 from ehps.data.datasets.mscoco import coco_index
 from ehps.data.types import Annotation, FitParams
+from ehps.geometry.crop import DEFAULT_BBOX_RATIO
 
 __all__ = ["load_pw3d"]
 
@@ -36,7 +37,7 @@ __all__ = ["load_pw3d"]
 def load_pw3d(
     spec: DatasetSpec,
     data_root: str | os.PathLike[str],
-    bbox_ratio: float = 1.2,
+    bbox_ratio: float = DEFAULT_BBOX_RATIO,
     shuffle_seed: int | None = 2023,
 ) -> ListSource:
     """Read the official 3DPW training layout into annotation records."""

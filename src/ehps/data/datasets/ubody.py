@@ -35,6 +35,7 @@ from ehps.data.datasets.common import (
 from ehps.data.datasets.mscoco import COCO_WHOLEBODY_134_NAMES, coco_index, merge_wholebody
 from ehps.data.types import Annotation
 from ehps.errors import InputError
+from ehps.utils.safe_npz import load_npy
 
 __all__ = ["load_ubody", "scale_box_xyxy", "UBODY_BODY_BOX_RATIO"]
 
@@ -66,7 +67,7 @@ def load_ubody(
     test_list = files[0]
     if not test_list.is_file():
         raise InputError(f"UBody test split list not found: {test_list}")
-    test_videos = {str(v) for v in np.load(test_list, allow_pickle=False).tolist()}
+    test_videos = {str(v) for v in load_npy(test_list, InputError).tolist()}
     annot_root = root / "UBody" / "annotations"
     if not image_root.is_dir():
         raise InputError(f"UBody image folder not found: {image_root}")

@@ -5,7 +5,6 @@ official box processing."""
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from ehps.errors import InputError
 from ehps.geometry.crop import process_bbox
 from ehps.utils.ply import read_ply_vertices
+from ehps.utils.safe_yaml import load_json_file
 
 __all__ = [
     "read_json",
@@ -35,13 +35,9 @@ PathLike = str | os.PathLike[str]
 def read_json(path: PathLike) -> Any:
     """Parse a JSON file; :class:`InputError` naming the file when it is missing or invalid."""
     p = Path(path)
-    try:
-        with open(p, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError as exc:
-        raise InputError(f"annotation file not found: {p}") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p} is not valid JSON: {exc}") from exc
+    if not p.exists():
+        raise InputError(f"annotation file not found: {p}")
+    return load_json_file(p, InputError, "annotation file", max_bytes=None)
 
 
 def coco_records(db: Mapping[str, Any], path: PathLike) -> Iterator[tuple[dict, dict]]:

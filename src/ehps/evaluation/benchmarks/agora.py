@@ -1,4 +1,6 @@
-"""AGORA validation (local metrics) and AGORA test (submission files for the official server).
+"""AGORA validation (local metrics) and AGORA test (submission files for the official server):
+the benchmark, i.e. the data side (images, annotations, crops, the SMPLer-X evaluation block).
+What the AGORA server computes from predictions lives in :mod:`ehps.evaluation.agora_server`.
 
 Official SMPLer-X behaviour (``data/AGORA/AGORA.py``, ``agora_benchmark`` / released configs):
 
@@ -15,7 +17,7 @@ Official SMPLer-X behaviour (``data/AGORA/AGORA.py``, ``agora_benchmark`` / rele
 - **test** (``AGORA_test_bbox.json``): no ground truth; one pickle per person,
   ``<image>_personId_<k>.pkl`` with the predicted parameters (``transl`` = crop-camera
   translation) and all 144 joints projected to 3840x2160 pixels, for the AGORA server, which
-  reports NMVE / NMJE (see :mod:`ehps.evaluation.agora`).
+  reports NMVE / NMJE (see :mod:`ehps.evaluation.agora_server`).
 
 Addition (not in SMPLer-X): on val, when the annotation's ``smplx_joints_2d_path`` /
 ``smplx_joints_3d_path`` files exist, the AGORA server protocol is also run locally (matching of
@@ -34,7 +36,7 @@ import numpy as np
 import torch
 
 from ehps.errors import InputError
-from ehps.evaluation.agora import (
+from ehps.evaluation.agora_server import (
     AgoraPersonResult,
     agora_part_errors_mm,
     match_greedy_2d,
@@ -55,6 +57,7 @@ from ehps.evaluation.benchmarks.base import (
 from ehps.evaluation.blocks import AGORA_VAL_KEYS, smplerx_block
 from ehps.evaluation.report import EvalReport
 from ehps.geometry.camera import BODY_INPUT_HW, CROP_FOCAL, CROP_INPUT_HW, CROP_PRINCPT
+from ehps.utils.safe_npz import load_npy
 
 __all__ = [
     "AGORA_RESOLUTIONS",
@@ -146,7 +149,7 @@ class AGORAValEvaluator(_AgoraBase):
                  body_vertex_ids: np.ndarray | str | None = None) -> None:
         super().__init__(data_root, context, protocol, resolution)
         if isinstance(body_vertex_ids, (str, Path)):
-            body_vertex_ids = np.load(body_vertex_ids, allow_pickle=False)
+            body_vertex_ids = load_npy(body_vertex_ids, InputError)
         self.body_vertex_ids = None if body_vertex_ids is None else torch.as_tensor(
             np.asarray(body_vertex_ids, np.int64))
 

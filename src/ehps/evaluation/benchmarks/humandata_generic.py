@@ -50,6 +50,7 @@ from ehps.evaluation.benchmarks.base import (
 from ehps.evaluation.blocks import SMPLERX_KEYS, SMPLESTX_KEYS, smplerx_block, smplestx_block
 from ehps.evaluation.params import smplx_record, zero_extreme_betas
 from ehps.evaluation.report import EvalReport
+from ehps.utils.safe_npz import load_npy
 
 __all__ = [
     "HUMANDATA_BBOX_RATIO",
@@ -217,7 +218,7 @@ class HumanDataEvaluator(Evaluator):
         for k, s in enumerate(samples):
             p = s.gt.get("vertices3d_path")
             if p is not None:
-                v = np.load(p, allow_pickle=False)
+                v = load_npy(p, InputError)
                 if v.shape != tuple(gt.shape[1:]):
                     raise InputError(f"{p}: expected ({gt.shape[1]}, 3) vertices, got {v.shape}")
                 gt[k] = torch.from_numpy(v.astype(np.float64))

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ehps.errors import InputError
 from ehps.evaluation.benchmarks._io import (
     coco_records,
     crop_box,
@@ -56,6 +57,7 @@ from ehps.evaluation.params import smplx_record, zero_extreme_betas
 from ehps.evaluation.regressors import regress
 from ehps.evaluation.report import EvalReport
 from ehps.geometry.camera import BODY_INPUT_HW, CROP_FOCAL, CROP_INPUT_HW, CROP_PRINCPT
+from ehps.utils.safe_npz import load_npy
 
 __all__ = ["UBODY_TEST_INTERVAL", "UBODY_BBOX_RATIO", "UBodyEvaluator", "project_like_ubody"]
 
@@ -104,8 +106,8 @@ class UBodyEvaluator(Evaluator):
 
     def samples(self) -> list[EvalSample]:
         root = self._find_root("splits/intra_scene_test_list.npy", ("", "UBody"))
-        test_videos = set(np.load(root / "splits" / "intra_scene_test_list.npy",
-                                  allow_pickle=False).tolist())
+        test_videos = set(load_npy(root / "splits" / "intra_scene_test_list.npy",
+                                   InputError).tolist())
         images_dir = root / "images"
         if not images_dir.is_dir():
             require_files(self.name, self.data_root, self.expected_layout(), None)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ehps.bodymodels.install import install_model_files
 from ehps.cli.main import main
 from ehps.errors import InputError
+from ehps.weights.models_install import install_model_files
 
 GENDERS = ("NEUTRAL", "MALE", "FEMALE")
 SMPL_V11 = {"NEUTRAL": "basicmodel_neutral_lbs_10_207_0_v1.1.0.pkl",
@@ -125,7 +125,7 @@ def test_folder_input_and_default_destination(downloads, tmp_path, monkeypatch):
     assert report.destination == (data_home / "ehps" / "body_models").resolve()
     assert report.ok and {r.status for r in report.results} == {"installed"}
     assert len(report.results) == 7  # 4 SMPL-X model files + 3 companions
-    from ehps.bodymodels.install import feature_status
+    from ehps.weights.models_install import feature_status
 
     ready = dict(feature_status())
     assert ready[next(k for k in ready if k.startswith("ehps eval (EHF"))] == []

@@ -29,7 +29,7 @@ import numpy as np
 from ehps.errors import InputError
 
 __all__ = ["DEFAULT_MAX_PIXELS", "read_image_size", "load_image", "load_image_reduced",
-           "as_rgb_uint8"]
+           "as_rgb_uint8", "decode_image_file"]
 
 #: Pillow's ``2 * Image.MAX_IMAGE_PIXELS`` (the size at which it refuses a file as a bomb).
 DEFAULT_MAX_PIXELS: int = 2 * (1024 * 1024 * 1024 // 4 // 3)
@@ -107,11 +107,42 @@ def as_rgb_uint8(image: np.ndarray, name: str = "image", bgr: bool = False) -> n
     return np.ascontiguousarray(arr)
 
 
-def _decode(path: Path, flags: int) -> np.ndarray:
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _check_png_chunks(data: np.ndarray, path: Path) -> None:
+    """Every PNG chunk must fit in the file: libpng (inside OpenCV) allocates and fills a chunk
+    of the *declared* length (up to 4 GiB) before noticing that the file is shorter."""
+    buf = data.tobytes()
+    pos, end = 8, len(buf)
+    while pos + 8 <= end:
+        length = int.from_bytes(buf[pos : pos + 4], "big")
+        kind = buf[pos + 4 : pos + 8]
+        if length > end - pos - 12:
+            raise InputError(
+                f"cannot decode image '{path}': PNG chunk {kind!r} at byte {pos} declares "
+                f"{length} bytes but the file ends before; the file is corrupt or truncated")
+        if kind == b"IEND":
+            return
+        pos += 12 + length
+
+
+def decode_image_file(path: str | os.PathLike[str], flags: int) -> np.ndarray:
+    """``cv2.imdecode`` of a file's bytes, after the checks decoders skip (PNG chunk lengths).
+
+    Returns:
+        the decoded array (BGR order, as OpenCV gives it).
+
+    Raises:
+        InputError: unreadable, corrupt or undecodable file (the message names it).
+    """
+    path = Path(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
         raise InputError(f"cannot read image '{path}': {exc.strerror or exc}") from exc
+    if data[:8].tobytes() == _PNG_MAGIC:
+        _check_png_chunks(data, path)
     try:
         image = cv2.imdecode(data, flags)
     except cv2.error as exc:
@@ -145,9 +176,9 @@ def load_image(
         raise InputError(
             f"image '{path}' is {hw[1]}x{hw[0]} ({hw[0] * hw[1] / 1e6:.0f} megapixels), more than "
             f"the limit of {max_pixels / 1e6:.0f}; decode it at a reduced size with "
-            "ehps.detection.image.load_image_reduced(path), or pass max_pixels=None"
+            "ehps.io.image.load_image_reduced(path), or pass max_pixels=None"
         )
-    image = _decode(path, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
+    image = decode_image_file(path, cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH)
     return as_rgb_uint8(image, name=f"image '{path}'", bgr=True)
 
 
@@ -172,7 +203,7 @@ def load_image_reduced(
         if factor >= k:
             flags = flag
             break
-    image = as_rgb_uint8(_decode(path, flags), name=f"image '{path}'", bgr=True)
+    image = as_rgb_uint8(decode_image_file(path, flags), name=f"image '{path}'", bgr=True)
     assert hw is not None
     full_long = max(hw)  # EXIF rotation may swap the sides: compare the long ones
     scale = full_long / max(image.shape[:2])

@@ -1,5 +1,8 @@
 """AGORA's own evaluation (the protocol of the official ``agora_evaluation`` package and server),
-and the writer of AGORA-test submissions.
+and the writer of AGORA-test submissions: what the AGORA *server* computes from a set of
+predictions, independent of how they were made. The *benchmark* (reading AGORA's images and
+annotations, cropping, running a network, and calling this module for the server metrics) is
+:mod:`ehps.evaluation.benchmarks.agora`.
 
 What the official server does (pixelite1201/agora_evaluation, read for this module):
 

@@ -2,7 +2,7 @@
 
 Inputs are the official zip archives, tar archives, loose files or folders (searched
 recursively for known files and ``.zip`` archives). Files are recognised by name
-(:mod:`ehps.bodymodels.install_files`), copied out of the archive into a temporary file next to
+(:mod:`ehps.weights.model_files`), copied out of the archive into a temporary file next to
 their destination (member paths are never used as destinations, so an archive cannot write
 elsewhere), checked with ehps's own loaders, and moved into place atomically:
 
@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from ehps.bodymodels.install_files import FEATURES, MODEL_FILES, ModelFile, match_model_file
 from ehps.bodymodels.paths import default_body_models_dir
 from ehps.errors import EhpsError, InputError
+from ehps.weights.model_files import FEATURES, MODEL_FILES, ModelFile, match_model_file
 
 __all__ = ["Candidate", "InstallResult", "InstallReport", "scan_inputs", "install_model_files",
            "feature_status"]
