@@ -64,7 +64,7 @@ def _synthetic_sequences(work: Path, n_frames: int) -> list[tuple[str, Path, str
 
 
 def _export(folder: Path, smplx_path: str | None, fbx: bool):
-    from ehps.export.anim.sequence import export_animation
+    from ehps.world.animation import export_animation
     from ehps.world.io import write_world
     from ehps.world.sequence import WorldOptions, solve_world
 

@@ -158,8 +158,10 @@ def main() -> int:
                 report[f"noise {tag} seed {seed}"] = r
                 print(_row(f"noise {tag} s{seed}", r), flush=True)
         if args.mode in ("render", "both"):
+            from ehps.config import InferConfig
+            from ehps.config.infer import OutputConfig
             from ehps.inference.predictor import Predictor
-            from ehps.inference.runner import InferConfig, run_inference
+            from ehps.inference.runner import run_inference
             from ehps.world.render import write_scene_video
 
             video = work / f"walk_{height}_{pitch}.mp4"
@@ -169,8 +171,10 @@ def main() -> int:
                 write_scene_video(scene, bm, {"phenotype": np.full(6, 0.5)}, video)
             t1 = time.perf_counter()
             if not (args.reuse and (out / video.stem / "tracks.npz").exists()):
-                run_inference([video], InferConfig(out_dir=out, progress=False),
-                              Predictor.from_pretrained(None))
+                # --reuse continues an interrupted inference (its finished frames are kept)
+                cfg = InferConfig(output=OutputConfig(out_dir=str(out), resume=args.reuse),
+                                  progress=False)
+                run_inference([video], cfg, Predictor.from_pretrained(None))
             t2 = time.perf_counter()
             r = _measure(solve_world(out / video.stem, WorldOptions()), scene)
             r["seconds"] = {"render": t1 - t0, "infer": t2 - t1}

@@ -206,17 +206,27 @@ def test_fbx_without_blender_stops_with_the_install_command(solved, monkeypatch,
     assert len(text.splitlines()) == 1
 
 
-def test_export_after_infer_hook(solved, tmp_path):
-    """The call ``ehps infer --export-anim`` makes at the end of a run (wired with issue 14)."""
-    from types import SimpleNamespace
-
-    from ehps.cli.export_anim import export_after_infer
-
+@pytest.mark.parametrize("damage, reason", [
+    ("wide", "body_pose has 66 values per frame, expected 63"),
+    ("missing", "missing transl_full (a tracks.npz of another version?)"),
+    ("nan", "global_orient holds non-finite values"),
+])
+def test_a_damaged_track_is_left_out_and_the_other_kept(solved, tmp_path, damage, reason):
+    """One track of a tracks.npz from another version (other widths or keys) or with broken
+    values: that track gets a one-line reason, the other track is still solved."""
     src, _ = solved
     folder = tmp_path / "seq"
     shutil.copytree(src, folder)
-    report = SimpleNamespace(sequences=[SimpleNamespace(folder=folder),
-                                        SimpleNamespace(folder=tmp_path / "images_only")])
-    lines, failures = export_after_infer(report, ["glb"])
-    assert failures == 0 and any("floor:" in line for line in lines)
-    assert (folder / "world.json").exists() and (folder / "anim" / "scene.glb").exists()
+    z = dict(np.load(folder / "tracks.npz"))
+    if damage == "wide":
+        z["t1/body_pose"] = np.concatenate([z["t1/body_pose"].reshape(len(z["t1/valid"]), -1),
+                                            np.zeros((len(z["t1/valid"]), 3))], 1)
+    elif damage == "missing":
+        del z["t1/transl_full"]
+    else:
+        z["t1/global_orient"] = z["t1/global_orient"].copy()
+        z["t1/global_orient"][0] = np.nan
+    np.savez(folder / "tracks.npz", **z)
+    sol = solve_world(folder, WorldOptions(cleanup=False))
+    assert [m.track_id for m in sol.motions] == [0]
+    assert sol.skipped == [(1, reason)]

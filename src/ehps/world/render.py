@@ -93,7 +93,7 @@ def render_scene_frames(scene: SyntheticScene, bm: Any, shape: dict[str, np.ndar
 def write_scene_video(scene: SyntheticScene, bm: Any, shape: dict[str, np.ndarray],
                       path: str | Path) -> Path:
     """Render the scene and write it as an MP4 at the scene's frame rate."""
-    from ehps.inference.writer import VideoEncoder
+    from ehps.io.video import VideoEncoder
 
     enc = VideoEncoder(Path(path), scene.fps)
     try:

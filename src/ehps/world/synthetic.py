@@ -247,7 +247,7 @@ def write_fake_sequence(scene: SyntheticScene, folder: Any, *, body_model: str =
                         frame_offset: int = 0, pan_m_per_s: float = 0.0,
                         records: bool = False) -> None:
     """Write ``scene`` as the sequence folder ``ehps infer`` would (``tracks.npz`` through
-    :class:`ehps.inference.writer.TrackStore`, ``manifest.json``, one ``meta`` file) with the
+    :class:`ehps.io.records.TrackStore`, ``manifest.json``, one ``meta`` file) with the
     true parameters in the camera frame plus estimator-like noise: per frame ``noise_m`` metres
     on the translation and ``noise_deg`` on every joint rotation, and slowly varying errors
     (correlated over ~0.3 s) of ``drift_m`` / ``drift_deg``; translation errors are doubled along
@@ -257,7 +257,7 @@ def write_fake_sequence(scene: SyntheticScene, folder: Any, *, body_model: str =
     import json
     from pathlib import Path
 
-    from ehps.inference.writer import FrameRecord, TrackStore
+    from ehps.io.records import FrameRecord, TrackStore
     from ehps.utils.io import atomic_save_npz
 
     rng = np.random.default_rng(seed)

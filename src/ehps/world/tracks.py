@@ -1,6 +1,6 @@
 """Reading the tracked people of a finished ``ehps infer`` sequence folder.
 
-Source: ``tracks.npz`` (see :class:`ehps.inference.writer.TrackStore`); when it is missing or
+Source: ``tracks.npz`` (see :class:`ehps.io.records.TrackStore`); when it is missing or
 unreadable but the per-frame records ``state/*.npz`` are there, the tracks are rebuilt from them
 (the same code ``ehps infer --resume`` uses). Every size and value is checked before use: a file
 from another version or a truncated one raises :class:`~ehps.errors.InputError` with the cause and
@@ -147,7 +147,7 @@ def _load_npz(path: Path) -> dict[str, np.ndarray]:
 
 def _from_records(folder: Path) -> dict[str, np.ndarray]:
     """tracks.npz content rebuilt from ``state/*.npz`` (as ``ehps infer --resume`` does)."""
-    from ehps.inference.writer import FrameRecord, TrackStore
+    from ehps.io.records import FrameRecord, TrackStore
 
     store = TrackStore()
     times = []

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ehps.config.infer import ANIM_FORMATS
 from ehps.errors import EhpsError, InputError
 from ehps.export.anim.bvh import write_bvh
 from ehps.export.anim.gltf import Character, SceneCamera, write_glb
@@ -29,12 +30,11 @@ from ehps.export.anim.rig import Clip
 from ehps.world.frame import Z_UP_FROM_Y_UP
 from ehps.world.sequence import WorldSolution
 
-__all__ = ["ANIM_FORMATS", "AnimExport", "check_formats", "export_animation"]
+__all__ = ["ANIM_FORMATS", "AnimExport", "check_formats", "export_animation",
+           "animate_sequence"]
 
 log = logging.getLogger(__name__)
 
-#: The formats ``--export-anim`` / ``ehps export anim`` accept.
-ANIM_FORMATS = ("glb", "bvh", "fbx")
 
 
 @dataclass
@@ -165,3 +165,62 @@ def export_animation(
         except (OSError, ValueError) as exc:
             res.failures.append(("scene.glb", str(exc)))
     return res
+
+
+def animate_sequence(folder: str | Path, formats: list[str] | tuple[str, ...], *,
+                     up: str = "y", cleanup: bool = True, humanoid: bool = False,
+                     bvh_unit: str = "m", scene: bool = True, out: str | Path | None = None,
+                     smplx_path: str | None = None) -> tuple[list[str], list[tuple[str, str]]]:
+    """The world step and the animation files of one finished sequence folder: what ``ehps
+    export anim`` and ``ehps infer ... --export-anim`` run.
+
+    Args:
+        folder: the sequence folder (holding ``tracks.npz`` or ``state/*.npz``).
+        formats: any of :data:`ANIM_FORMATS` (empty: only ``world.json`` and the world arrays).
+        up: ``"y"`` or ``"z"``: up axis of ``world.json``, the world arrays and BVH.
+        cleanup: foot-skate cleanup on contacts.
+        humanoid: Mixamo-style joint names.
+        bvh_unit: ``"m"`` or ``"cm"``.
+        scene: also write ``scene.glb``.
+        out: folder of the animation files (default ``<folder>/anim``).
+        smplx_path: SMPL-X model folder for SMPL-X tracks.
+
+    Returns:
+        Report lines (one per fact: floor, tracks, warnings, skipped tracks, files) and the
+        ``(track or file, reason)`` of every track / file that could not be written.
+
+    Raises:
+        InputError: ``tracks.npz`` (and the frame records) cannot be used at all.
+    """
+    from ehps.world.io import write_world
+    from ehps.world.sequence import WorldOptions, solve_world
+
+    sol = solve_world(folder, WorldOptions(up=up, cleanup=cleanup, smplx_path=smplx_path))
+    res = export_animation(sol, formats, out, humanoid=humanoid, bvh_unit=bvh_unit,
+                           scene=scene) if sol.motions and formats else None
+    files = write_world(sol, exports=None if res is None else res.to_json())
+    lines = [f"{folder}: {len(sol.motions)} track(s) at {sol.fps:g} fps "
+             f"(from {sol.tracks_in.source})"]
+    w = sol.world
+    if w.has_floor:
+        f = w.floor
+        assert f is not None
+        lines.append(f"  floor: normal {np.round(f.normal, 3).tolist()} (camera), camera "
+                     f"{f.offset:.2f} m above it; {f.inliers}/{f.candidates} foot points agree,"
+                     f" residual {f.residual_m * 100:.1f} cm")
+    for m in sol.motions:
+        line = (f"  track {m.track_id}: {len(m.joints)} frames, contacts L/R "
+                f"{int(m.contacts[:, 0].sum())}/{int(m.contacts[:, 1].sum())}")
+        if np.isfinite(m.sliding_before_mm):
+            line += (f", sliding {m.sliding_before_mm:.1f} -> {m.sliding_after_mm:.1f} mm/frame,"
+                     f" joints moved {m.change_cm:.1f} cm on average")
+        lines.append(line)
+    lines += [f"  warning: {msg}" for msg in sol.warnings]
+    lines += [f"  track {t} skipped: {why}" for t, why in sol.skipped]
+    failures = [(f"{folder} track {t}", why) for t, why in sol.skipped]
+    if res is not None:
+        lines += [f"  {what} not written: {why}" for what, why in res.failures]
+        failures += [(str(res.out_dir / what), why) for what, why in res.failures]
+        lines.append(f"  wrote {len(res.files)} animation file(s) in {res.out_dir}")
+    lines.append(f"  wrote {files['world.json']} and the world arrays in {files['tracks.npz']}")
+    return lines, failures
