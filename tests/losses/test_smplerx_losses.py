@@ -14,6 +14,21 @@ from ehps.losses import SMPLerXLossWeights, smplerx_loss_terms, smplerx_losses
 LHAND, RHAND, FACE = range(25, 45), range(45, 65), range(65, 137)
 
 
+def _loop_align(joint_proj, coord, part, meta, targets):
+    """Official per-sample loop: shift ``coord`` (the part's projected joints) by the mean
+    target offset of its valid joints, and put it back into ``joint_proj``."""
+    trans = []
+    for bid in range(coord.shape[0]):
+        mask = meta["joint_trunc"][bid, part, 0] == 1
+        if torch.sum(mask) == 0:
+            trans.append(torch.zeros(2, dtype=coord.dtype))
+        else:
+            trans.append((-coord[bid, mask, :2]
+                          + targets["joint_img"][:, part, :][bid, mask, :2]).mean(0))
+    coord = coord + torch.stack(trans)[:, None, :]
+    return torch.cat((joint_proj[:, : part[0]], coord, joint_proj[:, part[-1] + 1 :]), 1)
+
+
 def _official(pred, batch, joints144, supervise_root=True):
     """The official loss code with cfg values inlined (focal 5000, princpt (96, 128), body input
     192x256, heatmap 12x16x16, hand heatmap 16x16x16)."""
@@ -98,30 +113,10 @@ def _official(pred, batch, joints144, supervise_root=True):
             x *= 16 / ((bbox[:, None, 2] - bbox[:, None, 0]) / 192 * 12)
             y -= bbox[:, None, 1] / 256 * 16
             y *= 16 / ((bbox[:, None, 3] - bbox[:, None, 1]) / 256 * 16)
-            coord = torch.stack((x, y), 2)
-            trans = []
-            for bid in range(coord.shape[0]):
-                mask = meta["joint_trunc"][bid, part_name, 0] == 1
-                if torch.sum(mask) == 0:
-                    trans.append(torch.zeros(2, dtype=coord.dtype))
-                else:
-                    trans.append((-coord[bid, mask, :2]
-                                  + targets["joint_img"][:, part_name, :][bid, mask, :2]).mean(0))
-            coord = coord + torch.stack(trans)[:, None, :]
-            joint_proj = torch.cat((joint_proj[:, : part_name[0]], coord,
-                                    joint_proj[:, part_name[-1] + 1 :]), 1)
+            joint_proj = _loop_align(joint_proj, torch.stack((x, y), 2), part_name, meta,
+                                     targets)
     if not (meta["face_bbox_valid"] == 0).all():
-        coord = joint_proj[:, FACE, :]
-        trans = []
-        for bid in range(coord.shape[0]):
-            mask = meta["joint_trunc"][bid, FACE, 0] == 1
-            if torch.sum(mask) == 0:
-                trans.append(torch.zeros(2, dtype=coord.dtype))
-            else:
-                trans.append((-coord[bid, mask, :2]
-                              + targets["joint_img"][:, FACE, :][bid, mask, :2]).mean(0))
-        coord = coord + torch.stack(trans)[:, None, :]
-        joint_proj = torch.cat((joint_proj[:, : FACE[0]], coord, joint_proj[:, FACE[-1] + 1 :]), 1)
+        joint_proj = _loop_align(joint_proj, joint_proj[:, FACE, :], FACE, meta, targets)
     joint_img = torch.cat((pred.body_joint_img, pred.hand_joint_img_box), 1)
     loss["joint_proj"] = coord_loss(joint_proj, targets["joint_img"][:, :, :2],
                                     meta["joint_trunc"])

@@ -18,13 +18,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ehps.errors import BodyModelError
+from ehps.utils.io import PathLike
 from ehps.utils.safe_npz import load_npy, load_npz
 from ehps.utils.safe_pickle import NUMPY_GLOBALS, Inert, load_pickle, sparse_stand_in
 from ehps.utils.untrusted import CheckedSparse, checked_array
@@ -51,7 +51,6 @@ REQUIRED_KEYS: tuple[str, ...] = (
 #: Arrays needed only for the 17 dynamic contour landmarks (``use_face_contour=True``).
 CONTOUR_KEYS: tuple[str, ...] = ("dynamic_lmk_faces_idx", "dynamic_lmk_bary_coords")
 
-PathLike = str | os.PathLike[str]
 
 #: Largest body-model array accepted (official posedirs: 122 MB in float64).
 _MAX_ARRAY_BYTES = 1 << 30

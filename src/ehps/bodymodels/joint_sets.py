@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "SMPLX_POSE_SHAPES",
     "NUM_SMPLX_JOINTS",
     "NUM_BODY_JOINTS",
     "NUM_HAND_JOINTS",
@@ -89,6 +90,15 @@ MANO_VERTEX_COUNT = 778
 """Vertices per hand in ``MANO_SMPLX_vertex_ids.pkl``."""
 FLAME_VERTEX_COUNT = 5023
 """Face vertices in ``SMPL-X__FLAME_vertex_ids.npy``."""
+SMPLX_POSE_SHAPES: dict[str, tuple[int, ...]] = {
+    "global_orient": (3,),
+    "body_pose": (NUM_BODY_JOINTS, 3),
+    "left_hand_pose": (NUM_HAND_JOINTS, 3),
+    "right_hand_pose": (NUM_HAND_JOINTS, 3),
+    "jaw_pose": (3,),
+}
+"""Unbatched axis-angle shapes of the SMPL-X pose parameters as the networks predict them (eyes
+left out), in the official order."""
 
 _FINGERS_SMPLX_ORDER = ("index", "middle", "pinky", "ring", "thumb")
 

@@ -16,22 +16,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ehps.cli.options import add_body_model, add_quiet, add_smplx_dir, doc_parser
+
 __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ehps.bodymodels.registry import list_body_models
-
-    p = sub.add_parser(
-        "annotate", help="pseudo-labels from the embedded fitting engine, as HumanData",
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1])
+    p = doc_parser(sub, "annotate", "pseudo-labels from the embedded fitting engine, as HumanData",
+                   __doc__)
     p.add_argument("images", nargs="+", type=Path, help="image files or folders")
     p.add_argument("--out", type=Path, required=True, help="output HumanData .npz")
     p.add_argument("--image-root", type=Path, help="folder image paths are relative to")
-    p.add_argument("--body-model", choices=list_body_models(), default="anny")
-    p.add_argument("--smplx-dir", type=Path, help="SMPL-X model folder (--body-model smplx)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_body_model(p)
+    add_smplx_dir(p, type=Path, help="SMPL-X model folder (--body-model smplx)")
+    add_quiet(p)
     p.set_defaults(func=run)
 
 

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import argparse
 
+from ehps.cli.options import add_dtype, doc_parser
+
 __all__ = ["register", "run"]
 
-_DTYPES = ("float32", "bfloat16", "float16")
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "convert",
-        help="convert an official SMPLer-X / SMPLest-X checkpoint to ehps safetensors",
-        description="Convert an official SMPLer-X / SMPLest-X checkpoint (.pth.tar) into an ehps "
-        ".safetensors file that embeds its variant and config (loadable without naming the "
-        "variant). The source is memory-mapped; its optimizer state is never read.",
-    )
+    p = doc_parser(sub, "convert",
+                   "convert an official SMPLer-X / SMPLest-X checkpoint to ehps safetensors",
+                   __doc__)
     p.add_argument("source", help="official checkpoint (.pth.tar), e.g. smpler_x_h32.pth.tar")
     p.add_argument("output", help="output .safetensors file")
     p.add_argument(
@@ -29,12 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="zoo name (smplerx_s32 ... smplerx_h32, smplestx_h); default: inferred from shapes",
     )
-    p.add_argument(
-        "--dtype",
-        choices=_DTYPES,
-        default="float32",
-        help="storage dtype of floating-point weights (bfloat16 halves the file)",
-    )
+    add_dtype(p, help="storage dtype of floating-point weights (bfloat16 halves the file)")
     p.set_defaults(func=run)
 
 

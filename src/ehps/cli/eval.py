@@ -1,6 +1,10 @@
 """``ehps eval``: run a SMPLer-X / SMPLest-X checkpoint over a benchmark with its official
 protocol and write a JSON report, a markdown table and a bar chart beside the published numbers.
 
+Crop every ground-truth person of a benchmark, run the network, and score it with the official
+SMPLer-X / SMPLest-X protocol. Writes <out>/<benchmark>_<protocol>.json, .md and .png (beside the
+published numbers, with their sources).
+
 Examples::
 
     ehps eval --benchmark ehf --data-root /data --weights smpler_x_h32.pth.tar
@@ -16,21 +20,16 @@ import inspect
 import logging
 from pathlib import Path
 
+from ehps.cli.options import add_quiet, add_smplx_dir, doc_parser
+
 __all__ = ["register", "run"]
 
 log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "eval",
-        help="evaluate a checkpoint on a benchmark (official protocols)",
-        description=(
-            "Crop every ground-truth person of a benchmark, run the network, and score it with "
-            "the official SMPLer-X / SMPLest-X protocol. Writes <out>/<benchmark>_<protocol>"
-            ".json, .md and .png (beside the published numbers, with their sources)."
-        ),
-    )
+    p = doc_parser(sub, "eval", "evaluate a checkpoint on a benchmark (official protocols)",
+                   __doc__.split("\n\n", 1)[1])
     p.add_argument("--benchmark", "-b", help="benchmark name (see --list)")
     p.add_argument("--data-root", type=Path, help="folder holding the benchmark's files")
     p.add_argument("--weights", "--checkpoint", dest="weights", metavar="PATH|NAME",
@@ -43,8 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "smplestx or h36m; HumanData sets: smplerx or smplestx)")
     p.add_argument("--out", type=Path, default=Path("ehps_eval"),
                    help="output folder (default: ./ehps_eval)")
-    p.add_argument("--smplx-dir", "--smplx-path", dest="smplx_dir", type=Path, default=None,
-                   help="SMPL-X model folder (default: $EHPS_BODY_MODELS or the user data dir)")
+    add_smplx_dir(p, type=Path)
     p.add_argument("--smpl-dir", type=Path, default=None, help="SMPL model folder (3DPW)")
     p.add_argument("--smplx2smpl", type=Path, default=None,
                    help="smplx2smpl.pkl (3DPW smplestx / h36m protocols)")
@@ -65,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-hand-outliers", action="store_true",
                    help="SMPLest-X protocol: keep hand PA-MPJPE samples above 100 mm")
     p.add_argument("--no-chart", action="store_true", help="do not draw the bar chart")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(p)
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     p.set_defaults(func=run)
 

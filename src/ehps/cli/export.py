@@ -12,6 +12,8 @@ import argparse
 import importlib
 import pkgutil
 
+from ehps.cli.options import print_help_by_default
+
 __all__ = ["register", "run_onnx"]
 
 
@@ -21,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _register_onnx(formats)
     for name in _plugin_modules():
         importlib.import_module(name).register(formats)
-    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    print_help_by_default(p)
 
 
 def _plugin_modules() -> list[str]:

@@ -17,16 +17,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ehps.cli.options import doc_parser
 from ehps.cli.train import add_common_arguments, resolve_config, run_training
 
 __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "finetune", help="fine-tune a checkpoint into a specialist (official ft recipes)",
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1])
+    p = doc_parser(sub, "finetune",
+                   "fine-tune a checkpoint into a specialist (official ft recipes)", __doc__)
     p.add_argument("--from", dest="source", type=Path, required=True,
                    help="weights: official .pth.tar, ehps .safetensors or training .ckpt")
     p.add_argument("--specialist", choices=["agora", "3dpw", "egobody", "ubody", "arctic",

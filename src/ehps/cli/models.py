@@ -2,6 +2,9 @@
 SMPL-X / SMPL files (and the SMPLer-X companion files) from the official downloads into the
 folder ehps reads them from.
 
+Install the body-model files you downloaded from the SMPL-X, SMPL, SMPLify and ExPose websites (the
+official zip archives, or loose files) into the folder ehps reads them from, checking each one.
+
 Examples::
 
     ehps models install ~/Downloads/models_smplx_v1_1.zip \\
@@ -17,6 +20,8 @@ import os
 import textwrap
 from pathlib import Path
 
+from ehps.cli.options import doc_parser, print_help_by_default
+
 __all__ = ["register", "run_install", "run_status"]
 
 _MARK = {"installed": "+", "replaced": "+", "identical": "=", "checked": "?", "conflict": "!",
@@ -24,13 +29,8 @@ _MARK = {"installed": "+", "replaced": "+", "identical": "=", "checked": "?", "c
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "models",
-        help="install the licensed SMPL-X / SMPL body-model files",
-        description="Install the body-model files you downloaded from the SMPL-X, SMPL, SMPLify "
-        "and ExPose websites (the official zip archives, or loose files) into the folder ehps "
-        "reads them from, checking each one.",
-    )
+    p = doc_parser(sub, "models", "install the licensed SMPL-X / SMPL body-model files",
+                   __doc__.split("\n\n", 1)[1])
     msub = p.add_subparsers(dest="models_command", metavar="ACTION")
     ins = msub.add_parser("install", help="install files from archives, files or folders")
     ins.add_argument("inputs", nargs="+", metavar="FILE_OR_DIR",
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     st = msub.add_parser("status", help="which features have the files they need")
     st.add_argument("--dir", default=None, help="body-models folder (default: as install)")
     st.set_defaults(func=run_status)
-    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    print_help_by_default(p)
 
 
 def _alternatives(alts: str) -> str:

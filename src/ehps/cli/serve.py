@@ -1,36 +1,38 @@
-"""``ehps serve``: a local web page that turns an uploaded photo or video into 3D people (the
-``ehps infer`` pipeline in worker processes, a three.js viewer, downloads). This module only parses
-flags; the app is :mod:`ehps.serve`."""
+"""``ehps serve``: a local web page that turns an uploaded photo or video into 3D people.
+
+Start a web server with one page: drop a photo or a video, follow the progress, then look at the
+overlay and the 3D people (orbit, zoom, play a video's timeline) and download the parameters,
+meshes and overlays. The estimation is `ehps infer`'s pipeline, run in worker processes behind one
+bounded queue. Listens on 127.0.0.1 (this machine only) unless --host says otherwise.
+
+This module only parses flags; the app (three.js viewer, workers, downloads) is ehps.serve.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from ehps.cli.options import add_smplx_dir, doc_parser, positive
+
 __all__ = ["register", "run"]
 
-
-def _positive(kind: type) -> object:
-    def parse(text: str) -> object:
-        value = kind(text)
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-
-    return parse
+#: The server's limits: (flag, type, default, dest, help without the default). Each must be > 0.
+_LIMITS: tuple[tuple[str, type, float, str, str], ...] = (
+    ("--workers", int, 1, "workers", "jobs that run at once, one process each"),
+    ("--queue", int, 8, "queue_size", "jobs that may wait; more are refused with 'busy'"),
+    ("--max-upload-mb", float, 100.0, "max_upload_mb", "largest upload in MB"),
+    ("--max-video-s", float, 20.0, "max_video_s", "longest video in seconds"),
+    ("--max-frames", int, 600, "max_video_frames", "most frames of a video"),
+    ("--max-megapixels", float, 40.0, "max_megapixels",
+     "largest image or video frame in megapixels"),
+    ("--job-timeout", float, 1800.0, "job_timeout", "seconds one job may run before it is stopped"),
+    ("--ttl", float, 3600.0, "ttl", "seconds results are kept after a job ends"),
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "serve",
-        help="local web app: upload a photo or video, see and download 3D people",
-        description=(
-            "Start a web server with one page: drop a photo or a video, follow the progress, "
-            "then look at the overlay and the 3D people (orbit, zoom, play a video's timeline) "
-            "and download the parameters, meshes and overlays. The estimation is `ehps infer`'s "
-            "pipeline, run in worker processes behind one bounded queue. Listens on 127.0.0.1 "
-            "(this machine only) unless --host says otherwise."
-        ),
-    )
+    p = doc_parser(sub, "serve",
+                   "local web app: upload a photo or video, see and download 3D people", __doc__)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; 0.0.0.0 exposes it to your "
                         "network: there is no login)")
@@ -38,24 +40,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", "--weights", dest="checkpoints", action="append", default=[],
                    metavar="PATH", help="network weights to offer (repeatable; the first is the "
                                         "default). The embedded estimator is always offered")
-    p.add_argument("--smplx-path", "--smplx-dir", dest="smplx_path", default=None,
-                   help="SMPL-X model folder (else $EHPS_BODY_MODELS, then the user data dir)")
-    p.add_argument("--workers", type=_positive(int), default=1,
-                   help="jobs that run at once, one process each (default 1)")
-    p.add_argument("--queue", type=_positive(int), default=8, dest="queue_size",
-                   help="jobs that may wait; more are refused with 'busy' (default 8)")
-    p.add_argument("--max-upload-mb", type=_positive(float), default=100.0,
-                   help="largest upload in MB (default 100)")
-    p.add_argument("--max-video-s", type=_positive(float), default=20.0,
-                   help="longest video in seconds (default 20)")
-    p.add_argument("--max-frames", type=_positive(int), default=600, dest="max_video_frames",
-                   help="most frames of a video (default 600)")
-    p.add_argument("--max-megapixels", type=_positive(float), default=40.0,
-                   help="largest image or video frame in megapixels (default 40)")
-    p.add_argument("--job-timeout", type=_positive(float), default=1800.0,
-                   help="seconds one job may run before it is stopped (default 1800)")
-    p.add_argument("--ttl", type=_positive(float), default=3600.0,
-                   help="seconds results are kept after a job ends (default 3600)")
+    add_smplx_dir(p, dest="smplx_path")
+    for flag, kind, default, dest, what in _LIMITS:
+        p.add_argument(flag, type=positive(kind), default=default, dest=dest,
+                       help=f"{what} (default {default:g})")
     p.add_argument("--work-dir", default=None,
                    help="folder for uploads and results (default: a temporary folder, removed "
                         "when the server stops)")

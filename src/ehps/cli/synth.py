@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ehps.cli.options import add_quiet, add_smplx_dir, doc_parser
+
 __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "synth", help="render a synthetic training set (HumanData + images)",
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1])
+    p = doc_parser(sub, "synth", "render a synthetic training set (HumanData + images)", __doc__)
     p.add_argument("--out", type=Path, required=True, help="dataset folder")
     p.add_argument("--num", type=int, default=1000, help="training samples (default 1000)")
     p.add_argument("--val", type=int, default=0, help="held-out samples (split 'val')")
@@ -36,11 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pose-scale", type=float, default=0.5,
                    help="fraction of the joint-limit ranges sampled (default 0.5)")
     p.add_argument("--yaw", type=float, default=90.0, help="root yaw half-range, degrees")
-    p.add_argument("--smplx-dir", type=Path, help="SMPL-X model folder (default: search)")
+    add_smplx_dir(p, type=Path, help="SMPL-X model folder (default: search)")
     p.add_argument("--synthetic-smplx", action="store_true",
                    help="render the synthetic SMPL-X-format model (written to <out>/smplx)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet(p)
     p.set_defaults(func=run)
 
 

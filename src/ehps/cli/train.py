@@ -19,6 +19,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ehps.cli.options import add_quiet, add_smplx_dir, doc_parser
+
 __all__ = ["register", "run", "add_common_arguments", "resolve_config"]
 
 
@@ -31,7 +33,7 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, help="run folder (default ./ehps_runs/<name>)")
     p.add_argument("--resume", nargs="?", const=True, default=None, metavar="CKPT",
                    help="continue exactly from CKPT (default: <out>/checkpoints/last.ckpt)")
-    p.add_argument("--smplx-dir", help="SMPL-X model folder for the losses")
+    add_smplx_dir(p, help="SMPL-X model folder for the losses")
     p.add_argument("--devices", help="processes per node (int or 'auto')")
     p.add_argument("--num-nodes", type=int)
     p.add_argument("--strategy", choices=["auto", "ddp", "ddp_spawn", "fsdp"])
@@ -41,8 +43,7 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accumulate", type=int, help="gradient accumulation steps")
     p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
     p.add_argument("--workers", type=int, help="DataLoader workers per process")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bar (shown by default on a terminal)")
+    add_quiet(p, help="no progress bar (shown by default on a terminal)")
 
 
 def resolve_config(preset: str | None, args: argparse.Namespace,
@@ -83,10 +84,8 @@ def resolve_config(preset: str | None, args: argparse.Namespace,
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "train", help="train a network (Lightning: DDP / FSDP, bf16, exact resume)",
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=__doc__.split("\n\n", 1)[1])
+    p = doc_parser(sub, "train", "train a network (Lightning: DDP / FSDP, bf16, exact resume)",
+                   __doc__)
     p.add_argument("--preset", help="training preset (see --list-presets)")
     p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
     add_common_arguments(p)

@@ -1,6 +1,11 @@
 """``ehps weights list | download | add | path | verify | remove``: the official SMPLer-X /
 SMPLest-X weights, fetched only on request and used offline afterwards.
 
+The official weights: where each is published, a local cache with sha256 checks, and downloads
+that happen only when you ask. Cache: $EHPS_WEIGHTS_DIR, else <cache dir>/weights ($EHPS_CACHE_DIR
+or ~/.cache/ehps). Hub downloads honour HF_TOKEN, HF_ENDPOINT and HF_HUB_OFFLINE; extra sources:
+$EHPS_WEIGHTS_CATALOG (JSON).
+
 Examples::
 
     ehps weights list
@@ -15,20 +20,14 @@ import argparse
 import json
 from typing import Any
 
+from ehps.cli.options import add_dtype, doc_parser, print_help_by_default
+
 __all__ = ["register", "run_list", "run_download", "run_add", "source_rows"]
 
-_DTYPES = ("float32", "bfloat16", "float16")
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "weights",
-        help="list, download and register the official SMPLer-X / SMPLest-X weights",
-        description="The official weights: where each is published, a local cache with sha256 "
-        "checks, and downloads that happen only when you ask. Cache: $EHPS_WEIGHTS_DIR, else "
-        "<cache dir>/weights ($EHPS_CACHE_DIR or ~/.cache/ehps). Hub downloads honour HF_TOKEN, "
-        "HF_ENDPOINT and HF_HUB_OFFLINE; extra sources: $EHPS_WEIGHTS_CATALOG (JSON).",
-    )
+    p = doc_parser(sub, "weights",
+                   "list, download and register the official SMPLer-X / SMPLest-X weights",
+                   __doc__.split("\n\n", 1)[1])
     wsub = p.add_subparsers(dest="weights_command", metavar="ACTION")
 
     ls = wsub.add_parser("list", help="every variant: source, size, MPE, licence, cached?")
@@ -45,8 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     dl.add_argument("--convert", action="store_true",
                     help="also write the ehps .safetensors (faster to load) and check it")
     dl.add_argument("--url", default=None, help="a direct link to use instead (e.g. a mirror)")
-    dl.add_argument("--dtype", choices=_DTYPES, default="float32",
-                    help="storage dtype of the converted file")
+    add_dtype(dl, help="storage dtype of the converted file")
     dl.set_defaults(func=run_download)
 
     add = wsub.add_parser("add", help="register a weight file you downloaded yourself",
@@ -60,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--variant", default=None, help="zoo variant if the shapes do not tell")
     add.add_argument("--convert", action="store_true", help="also write the ehps .safetensors")
     add.add_argument("--force", action="store_true", help="replace another file cached as NAME")
-    add.add_argument("--dtype", choices=_DTYPES, default="float32")
+    add_dtype(add, help="storage dtype of the converted file")
     add.set_defaults(func=run_add)
 
     path = wsub.add_parser("path", help="print the verified file of a cached name")
@@ -76,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.add_argument("--original-only", action="store_true",
                     help="delete only the official file, keep the converted .safetensors")
     rm.set_defaults(func=run_remove)
-    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    print_help_by_default(p)
 
 
 def _gb(n: int | None) -> str:

@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ehps.bodymodels.joint_sets import SMPLX_POSE_SHAPES
 from ehps.data.humandata_conventions import (
     KPS2D_KEYS,
     KPS3D_KEYS,
@@ -45,11 +46,7 @@ __all__ = ["HumanData", "Keypoints"]
 
 #: Expected trailing shapes of body-model parameter fields (first axis = rows).
 _PARAM_SHAPES: dict[str, tuple[int, ...]] = {
-    "global_orient": (3,),
-    "body_pose": (21, 3),
-    "left_hand_pose": (15, 3),
-    "right_hand_pose": (15, 3),
-    "jaw_pose": (3,),
+    **SMPLX_POSE_SHAPES,
     "leye_pose": (3,),
     "reye_pose": (3,),
     "transl": (3,),

@@ -19,13 +19,15 @@ Three things ``np.load`` cannot do for multi-million-row HumanData files:
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import os
 import shutil
 import struct
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -125,16 +127,32 @@ class NpzArchive:
 
     def _header(self, key: str, max_bytes: int | None = None) -> NpyHeader:
         info = self._info(key)
+        with self._open_member(info, self._where(key)) as fh:
+            return read_npy_header(fh, self._where(key), InputError, size=info.file_size,
+                                   max_bytes=max_bytes, allow_object=True)
+
+    @contextlib.contextmanager
+    def _open_member(self, info: zipfile.ZipInfo, where: str, verb: str = "read",
+                     keep_file_errors: bool = False) -> Iterator[IO[bytes]]:
+        """The member ``info`` opened for reading; a parse failure while the ``with`` block runs
+        becomes an :class:`InputError` naming ``where`` (the file is corrupt or truncated).
+
+        Args:
+            info: the member. where: its name in messages. verb: ``"read"`` or
+                ``"decompressed"``, for the message.
+            keep_file_errors: let an ``OSError`` that names a file (e.g. the disk filling up
+                while the block writes elsewhere) pass unchanged.
+        """
         try:
             with zipfile.ZipFile(self.path) as zf, zf.open(info) as fh:
-                return read_npy_header(fh, self._where(key), InputError, size=info.file_size,
-                                       max_bytes=max_bytes, allow_object=True)
+                yield fh
         except EhpsError:
             raise
         except PARSE_ERRORS as exc:
-            raise InputError(f"{self._where(key)}: the member cannot be read "
-                             f"({type(exc).__name__}: {str(exc)[:160]}); the file is corrupt "
-                             "or truncated") from exc
+            if keep_file_errors and isinstance(exc, OSError) and exc.filename:
+                raise
+            raise InputError(f"{where}: the member cannot be {verb} ({type(exc).__name__}: "
+                             f"{str(exc)[:160]}); the file is corrupt or truncated") from exc
 
     def header(self, key: str) -> tuple[tuple[int, ...], np.dtype]:
         """Shape and dtype of a member without reading its data (the declaration checked)."""
@@ -165,16 +183,9 @@ class NpzArchive:
         if mmap and self.cache_dir is not None:
             return self._cached(key, info, header)
         header = self._header(key, max_bytes=DEFAULT_MAX_BYTES)
-        try:
-            with zipfile.ZipFile(self.path) as zf, zf.open(info) as fh:
-                read_npy_header(fh, self._where(key), InputError, size=info.file_size)
-                return read_npy_data(fh, header, self._where(key), InputError)
-        except EhpsError:
-            raise
-        except PARSE_ERRORS as exc:
-            raise InputError(f"{self._where(key)}: the member cannot be read "
-                             f"({type(exc).__name__}: {str(exc)[:160]}); the file is corrupt "
-                             "or truncated") from exc
+        with self._open_member(info, self._where(key)) as fh:
+            read_npy_header(fh, self._where(key), InputError, size=info.file_size)
+            return read_npy_data(fh, header, self._where(key), InputError)
 
     def _mapped(self, key: str, info: zipfile.ZipInfo) -> np.ndarray:
         offset = self._data_offset(info)
@@ -204,15 +215,9 @@ class NpzArchive:
         if info.file_size > DEFAULT_MAX_BYTES:
             raise InputError(f"{where}: a pickled member of {format_size(info.file_size)} is "
                              f"larger than the limit of {format_size(DEFAULT_MAX_BYTES)}")
-        try:
-            with zipfile.ZipFile(self.path) as zf, zf.open(info) as fh:
-                read_npy_header(fh, where, InputError, size=info.file_size, allow_object=True)
-                payload = fh.read(DEFAULT_MAX_BYTES + 1)
-        except EhpsError:
-            raise
-        except PARSE_ERRORS as exc:
-            raise InputError(f"{where}: the member cannot be read ({type(exc).__name__}: "
-                             f"{str(exc)[:160]}); the file is corrupt or truncated") from exc
+        with self._open_member(info, where) as fh:
+            read_npy_header(fh, where, InputError, size=info.file_size, allow_object=True)
+            payload = fh.read(DEFAULT_MAX_BYTES + 1)
         value = restricted_loads(payload, where)
         if isinstance(value, np.ndarray):
             return value
@@ -236,21 +241,12 @@ class NpzArchive:
                     f"{where}: decompressing it needs {format_size(info.file_size)} in the cache "
                     f"folder {self.cache_dir}, which has {format_size(free)} free; free space or "
                     "pick another cache_dir")
-            try:
-                with zipfile.ZipFile(self.path) as zf, zf.open(info) as src, \
-                        atomic_open(target) as dst:
-                    left = info.file_size
-                    while left > 0 and (chunk := src.read(min(1 << 24, left))):
-                        dst.write(chunk)
-                        left -= len(chunk)
-            except EhpsError:
-                raise
-            except PARSE_ERRORS as exc:
-                if isinstance(exc, OSError) and exc.filename:
-                    raise
-                raise InputError(f"{where}: the member cannot be decompressed "
-                                 f"({type(exc).__name__}: {str(exc)[:160]}); the file is "
-                                 "corrupt or truncated") from exc
+            with self._open_member(info, where, "decompressed", keep_file_errors=True) as src, \
+                    atomic_open(target) as dst:
+                left = info.file_size
+                while left > 0 and (chunk := src.read(min(1 << 24, left))):
+                    dst.write(chunk)
+                    left -= len(chunk)
         size = target.stat().st_size
         with open(target, "rb") as fh:
             cached = read_npy_header(fh, where, InputError, size=size)

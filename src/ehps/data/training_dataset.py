@@ -70,6 +70,11 @@ from ehps.geometry.camera import CROP_INPUT_HW
 
 __all__ = ["TrainingDataset", "read_image", "FitJoints"]
 
+#: 2D / 3D joint targets of a sample (NaN -> 0 for estimated labels), float32 in the Sample.
+_TARGET_KEYS = ("joint_img", "smplx_joint_img", "joint_cam", "smplx_joint_cam")
+#: Joint masks of a sample, float32 in the Sample.
+_MASK_KEYS = ("joint_valid", "joint_trunc", "smplx_joint_valid", "smplx_joint_trunc", "is_3d")
+
 _PERM_137 = flip_permutation(137, JOINT_137_FLIP_PAIRS)
 _PERM_53 = flip_permutation(53, ORIG_53_FLIP_PAIRS)
 _IDX_144_137 = np.asarray(JOINT_137_IDX)
@@ -290,16 +295,14 @@ class TrainingDataset(Dataset):
 
         fitp = ann.fit
         if est:
-            for k in ("joint_img", "smplx_joint_img", "joint_cam", "smplx_joint_cam"):
+            for k in _TARGET_KEYS:
                 t[k] = np.nan_to_num(t[k], nan=0.0)
             pose = np.nan_to_num(pose, nan=0.0)
         f32 = np.float32
         return Sample(
             image=crop,
-            joint_img=np.asarray(t["joint_img"], f32),
-            smplx_joint_img=np.asarray(t["smplx_joint_img"], f32),
-            joint_cam=np.asarray(t["joint_cam"], f32),
-            smplx_joint_cam=np.asarray(t["smplx_joint_cam"], f32),
+            **{k: np.asarray(t[k], f32) for k in _TARGET_KEYS},
+            **{k: np.asarray(m[k], f32) for k in _MASK_KEYS},
             smplx_pose=np.asarray(pose, f32),
             smplx_shape=np.asarray(shape, f32),
             smplx_expr=np.asarray(expr, f32),
@@ -309,14 +312,9 @@ class TrainingDataset(Dataset):
             lhand_bbox_size=boxes[0][1], rhand_bbox_size=boxes[1][1], face_bbox_size=boxes[2][1],
             lhand_root=_vec3(None if fitp is None else fitp.lhand_root),
             rhand_root=_vec3(None if fitp is None else fitp.rhand_root),
-            joint_valid=np.asarray(m["joint_valid"], f32),
-            joint_trunc=np.asarray(m["joint_trunc"], f32),
-            smplx_joint_valid=np.asarray(m["smplx_joint_valid"], f32),
-            smplx_joint_trunc=np.asarray(m["smplx_joint_trunc"], f32),
             smplx_pose_valid=np.asarray(rot_valid, f32),
             smplx_shape_valid=np.asarray(shape_valid, f32),
             smplx_expr_valid=np.asarray(expr_valid, f32),
-            is_3d=np.asarray(m["is_3d"], f32),
             lhand_bbox_valid=np.asarray(boxes[0][2], f32),
             rhand_bbox_valid=np.asarray(boxes[1][2], f32),
             face_bbox_valid=np.asarray(boxes[2][2], f32),

@@ -14,7 +14,6 @@ the SMPL-X -> SMPL vertex conversion and the H36M joint regressor.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from ehps.bodymodels.joint_sets import (
     J_REGRESSOR_IDX,
 )
 from ehps.errors import BodyModelError
+from ehps.utils.io import PathLike
 from ehps.utils.safe_npz import load_npy, load_npz
 from ehps.utils.untrusted import checked_array
 
@@ -47,7 +47,6 @@ __all__ = [
     "load_h36m_regressor",
 ]
 
-PathLike = str | os.PathLike[str]
 
 #: Rows of the 55 (SMPL-X) / 24 (SMPL) kinematic joints that SMPLer-X's 3DPW evaluation reads as
 #: its 14 body joints: hips, knees, ankles, neck, head, shoulders, elbows, wrists.

@@ -26,6 +26,7 @@ from ehps.bodymodels.io import check_kintree, index_array, model_array, safe_unp
 from ehps.bodymodels.output import BodyModelOutput
 from ehps.bodymodels.paths import ENV_VAR, default_body_models_dir
 from ehps.errors import BodyModelError, InputError
+from ehps.utils.io import PathLike
 from ehps.utils.safe_npz import load_npz
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "load_smpl",
 ]
 
-PathLike = str | os.PathLike[str]
 
 #: Accepted file names per gender (official SMPLer-X ``human_model_files/smpl`` names first).
 SMPL_FILES: dict[str, tuple[str, ...]] = {

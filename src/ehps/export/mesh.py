@@ -14,18 +14,16 @@ handedness are kept).
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ehps.errors import InputError, require
-from ehps.utils.io import atomic_write_bytes
+from ehps.utils.io import PathLike, atomic_write_bytes
 
 __all__ = ["save_obj", "save_ply", "save_glb", "save_scene_glb", "save_mesh", "MESH_FORMATS"]
 
-PathLike = str | os.PathLike[str]
 MESH_FORMATS: tuple[str, ...] = ("obj", "ply", "glb")
 
 

@@ -7,7 +7,8 @@ and the optimised total is the sum of those means (official-spec c.1).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import ParamSpec
 
 import torch
 
@@ -29,6 +30,7 @@ __all__ = [
     "masked_l1",
     "coord_l1",
     "total_loss",
+    "reduced",
     "joints_137",
     "project_to_heatmap",
     "pelvis_relative",
@@ -70,6 +72,29 @@ def total_loss(terms: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise InputError("no loss terms to reduce")
     out["total"] = torch.stack(list(out.values())).sum()
     return out
+
+
+_P = ParamSpec("_P")
+
+
+def reduced(terms_fn: Callable[_P, Mapping[str, torch.Tensor]], name: str,
+            doc: str) -> Callable[_P, dict[str, torch.Tensor]]:
+    """The loss function of a family: ``terms_fn`` (element-wise terms) then :func:`total_loss`
+    (named scalar means plus ``"total"``), with the same arguments.
+
+    Args:
+        terms_fn: e.g. :func:`ehps.losses.smplerx.smplerx_loss_terms`.
+        name: ``__name__`` of the returned function.
+        doc: its docstring.
+    """
+
+    def losses(*args: _P.args, **kwargs: _P.kwargs) -> dict[str, torch.Tensor]:
+        return total_loss(terms_fn(*args, **kwargs))
+
+    losses.__name__ = losses.__qualname__ = name
+    losses.__doc__ = doc
+    losses.__module__ = terms_fn.__module__
+    return losses
 
 
 def joints_137(joints_cam: torch.Tensor) -> torch.Tensor:

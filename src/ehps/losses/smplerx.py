@@ -40,9 +40,9 @@ from ehps.losses.common import (
     HEATMAP_HW,
     coord_l1,
     masked_l1,
+    reduced,
     shape_expr_terms,
     supervision_joints,
-    total_loss,
 )
 from ehps.modeling.prediction import Prediction
 
@@ -111,7 +111,14 @@ def smplerx_loss_terms(
     joints_cam: torch.Tensor,
     weights: SMPLerXLossWeights = SMPLerXLossWeights(),
 ) -> dict[str, torch.Tensor]:
-    """The weighted element-wise loss tensors (see module docstring), before reduction."""
+    """The weighted element-wise loss tensors (see module docstring), before reduction.
+
+    Args:
+        pred: SMPLer-X prediction for the batch.
+        batch: collated targets (:class:`~ehps.data.types.Batch`, same device as ``pred``).
+        joints_cam: (B, 144, 3) SMPL-X joints of the prediction with ``transl = cam_trans``.
+        weights: loss weights (official defaults).
+    """
     if pred.joint_img is None or pred.lhand_bbox is None or pred.lhand_bbox_center is None:
         raise InputError("smplerx losses need a SMPLer-X prediction (joint_img and part boxes)")
     b = pred.batch_size
@@ -195,18 +202,7 @@ def smplerx_loss_terms(
     return terms
 
 
-def smplerx_losses(
-    pred: Prediction,
-    batch: Batch,
-    joints_cam: torch.Tensor,
-    weights: SMPLerXLossWeights = SMPLerXLossWeights(),
-) -> dict[str, torch.Tensor]:
-    """Named scalar terms (weighted means) plus ``"total"``, the quantity to minimise.
-
-    Args:
-        pred: SMPLer-X prediction for the batch.
-        batch: collated targets (:class:`~ehps.data.types.Batch`, same device as ``pred``).
-        joints_cam: (B, 144, 3) SMPL-X joints of the prediction with ``transl = cam_trans``.
-        weights: loss weights (official defaults).
-    """
-    return total_loss(smplerx_loss_terms(pred, batch, joints_cam, weights))
+smplerx_losses = reduced(
+    smplerx_loss_terms, "smplerx_losses",
+    """Named scalar terms (weighted means) plus ``"total"``, the quantity to minimise; arguments
+    as :func:`smplerx_loss_terms`.""")

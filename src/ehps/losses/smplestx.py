@@ -41,9 +41,9 @@ from ehps.geometry.rotations import aa_to_rotmat
 from ehps.losses.common import (
     coord_l1,
     masked_l1,
+    reduced,
     shape_expr_terms,
     supervision_joints,
-    total_loss,
 )
 from ehps.modeling.prediction import Prediction
 
@@ -113,7 +113,14 @@ def smplestx_loss_terms(
     joints_cam: torch.Tensor,
     weights: SMPLestXLossWeights = SMPLestXLossWeights(),
 ) -> dict[str, torch.Tensor]:
-    """The weighted element-wise loss tensors (see module docstring), before reduction."""
+    """The weighted element-wise loss tensors (see module docstring), before reduction.
+
+    Args:
+        pred: SMPLest-X prediction for the batch.
+        batch: collated targets on the prediction's device.
+        joints_cam: (B, 144, 3) SMPL-X joints of the prediction with ``transl = cam_trans``.
+        weights: loss weights (official defaults).
+    """
     if pred.hand_root_rotmat is None:
         raise InputError("smplestx losses need a SMPLest-X prediction (hand_root_rotmat)")
     w = weights
@@ -169,18 +176,7 @@ def smplestx_loss_terms(
     return terms
 
 
-def smplestx_losses(
-    pred: Prediction,
-    batch: Batch,
-    joints_cam: torch.Tensor,
-    weights: SMPLestXLossWeights = SMPLestXLossWeights(),
-) -> dict[str, torch.Tensor]:
-    """Named scalar terms (weighted means) plus ``"total"``.
-
-    Args:
-        pred: SMPLest-X prediction for the batch.
-        batch: collated targets on the prediction's device.
-        joints_cam: (B, 144, 3) SMPL-X joints of the prediction with ``transl = cam_trans``.
-        weights: loss weights (official defaults).
-    """
-    return total_loss(smplestx_loss_terms(pred, batch, joints_cam, weights))
+smplestx_losses = reduced(
+    smplestx_loss_terms, "smplestx_losses",
+    """Named scalar terms (weighted means) plus ``"total"``, the quantity to minimise; arguments
+    as :func:`smplestx_loss_terms`.""")

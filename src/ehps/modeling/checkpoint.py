@@ -18,7 +18,6 @@ the network weights; legacy (non-zip) files cannot be mapped and are read whole.
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import re
 import struct
@@ -34,6 +33,7 @@ from torch import nn
 from ehps.errors import CheckpointError
 from ehps.modeling.config import ModelConfig
 from ehps.modeling.zoo import _VIT_SIZES, build_model, get_config
+from ehps.utils.io import PathLike
 from ehps.utils.safe_pickle import TORCH_NUMPY_GLOBALS, resolve_inert
 
 __all__ = [
@@ -51,7 +51,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PathLike = str | os.PathLike[str]
 
 #: Legacy top-level module names of the official code -> current names.
 OFFICIAL_RENAMES: dict[str, str] = {

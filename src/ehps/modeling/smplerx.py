@@ -21,6 +21,8 @@ need is returned (it costs nothing extra).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -68,21 +70,24 @@ def check_images(images: torch.Tensor) -> None:
         )
 
 
-class SMPLerX(nn.Module):
-    """The SMPLer-X network. Attribute names equal the official checkpoint prefixes.
+class ViTNetwork(nn.Module):
+    """What SMPLer-X and SMPLest-X share: the config check, the ViT ``encoder`` and the encoding
+    of the person crops. Subclasses set ``family`` and build their heads after ``__init__``.
 
     Args:
-        config: architecture (family ``"smplerx"``); see :class:`ModelConfig`.
+        config: architecture of family ``family``; see :class:`ModelConfig`.
     """
+
+    family: ClassVar[str]
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        if config.family != "smplerx":
-            raise InputError(f"SMPLerX needs a 'smplerx' config, got family {config.family!r}")
+        if config.family != self.family:
+            raise InputError(f"{type(self).__name__} needs a '{self.family}' config, got family "
+                             f"{config.family!r}")
         self.config = config
-        c = config.embed_dim
         self.encoder = ViT(
-            c,
+            config.embed_dim,
             config.depth,
             config.num_heads,
             config.mlp_hidden,
@@ -90,6 +95,52 @@ class SMPLerX(nn.Module):
             config.drop_path_rate,
             stem=config.stem,
         )
+
+    def encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Check (B, 3, 512, 384) crops in [0, 1], resize them to the body input (nearest) and
+        run the encoder: (feature map, task tokens)."""
+        check_images(images)
+        body_img = F.interpolate(images, size=BODY_INPUT_HW, mode="nearest")
+        return self.encoder(body_img)
+
+
+def smplx_fields(aa: torch.Tensor, rotmat: torch.Tensor, betas: torch.Tensor,
+                 expression: torch.Tensor, cam_param: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The :class:`Prediction` fields both networks fill the same way.
+
+    Args:
+        aa: (B, >=53, 3) axis-angle rotations in the official 53-joint order (root, 21 body,
+            15 left hand, 15 right hand, jaw).
+        rotmat: (B, >=53, 3, 3) the same rotations as matrices.
+        betas: (B, 10) shape. expression: (B, 10) expression.
+        cam_param: (B, 3) official camera parameters (crop camera translation follows).
+
+    Returns:
+        Pose, shape, expression and camera fields, float32 where the network computed otherwise.
+    """
+    cam_param = cam_param.float()
+    return dict(
+        global_orient=aa[:, 0], body_pose=aa[:, 1:22], left_hand_pose=aa[:, 22:37],
+        right_hand_pose=aa[:, 37:52], jaw_pose=aa[:, 52], betas=betas.float(),
+        expression=expression.float(), cam_trans=cam_params_to_trans(cam_param),
+        cam_param=cam_param, global_orient_rotmat=rotmat[:, 0], body_pose_rotmat=rotmat[:, 1:22],
+        left_hand_pose_rotmat=rotmat[:, 22:37], right_hand_pose_rotmat=rotmat[:, 37:52],
+        jaw_pose_rotmat=rotmat[:, 52],
+    )
+
+
+class SMPLerX(ViTNetwork):
+    """The SMPLer-X network. Attribute names equal the official checkpoint prefixes.
+
+    Args:
+        config: architecture (family ``"smplerx"``); see :class:`ModelConfig`.
+    """
+
+    family = "smplerx"
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        c = config.embed_dim
         self.body_position_net = PositionNet(c, NUM_BODY_POS_JOINTS, BODY_HM_DHW)
         self.body_regressor = BodyRegressor(c, NUM_BODY_POS_JOINTS, hidden=config.head_dim)
         self.box_net = BoxNet(c, NUM_BODY_POS_JOINTS * BODY_HM_DHW[0], config.box_dim)
@@ -129,10 +180,8 @@ class SMPLerX(nn.Module):
             :class:`Prediction` with the common fields plus the SMPLer-X heatmap coordinates
             and boxes (float32).
         """
-        check_images(images)
+        feat, tokens = self.encode(images)
         b = images.shape[0]
-        body_img = F.interpolate(images, size=BODY_INPUT_HW, mode="nearest")
-        feat, tokens = self.encoder(body_img)
         shape_tok, cam_tok, expr_tok, jaw_tok = (
             tokens[:, 0],
             tokens[:, 1],
@@ -187,21 +236,10 @@ class SMPLerX(nn.Module):
             [CROP_INPUT_HW[1] / BODY_INPUT_HW[1], CROP_INPUT_HW[0] / BODY_INPUT_HW[0]]
         ).repeat(2)
 
+        fields = smplx_fields(aa, rotmat, betas, expression, cam_param)
+        fields.update(left_hand_pose=lhand_aa, left_hand_pose_rotmat=lhand_rotmat)
         return Prediction(
-            global_orient=aa[:, 0],
-            body_pose=aa[:, 1:22],
-            left_hand_pose=lhand_aa,
-            right_hand_pose=aa[:, 37:52],
-            jaw_pose=aa[:, 52],
-            betas=betas.float(),
-            expression=expression.float(),
-            cam_trans=cam_params_to_trans(cam_param.float()),
-            cam_param=cam_param.float(),
-            global_orient_rotmat=rotmat[:, 0],
-            body_pose_rotmat=rotmat[:, 1:22],
-            left_hand_pose_rotmat=lhand_rotmat,
-            right_hand_pose_rotmat=rotmat[:, 37:52],
-            jaw_pose_rotmat=rotmat[:, 52],
+            **fields,
             pose_6d=pose_6d,
             body_joint_img=body_joint_img,
             hand_joint_img=hand_joint_body,

@@ -13,43 +13,29 @@ the hand cameras, face root and face camera heads are computed by the official c
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ehps.errors import InputError
-from ehps.geometry.camera import BODY_INPUT_HW, cam_params_to_trans
 from ehps.geometry.rotations import rotmat_to_aa
-from ehps.modeling.backbones.vit import ViT
 from ehps.modeling.config import ModelConfig
 from ehps.modeling.decoder import SMPLestXDecoder
 from ehps.modeling.ops import rot6d_to_rotmat_fp32
 from ehps.modeling.prediction import Prediction
-from ehps.modeling.smplerx import check_images
+from ehps.modeling.smplerx import ViTNetwork, smplx_fields
 
 __all__ = ["SMPLestX"]
 
 
-class SMPLestX(nn.Module):
+class SMPLestX(ViTNetwork):
     """The SMPLest-X network (attribute names = official checkpoint prefixes).
 
     Args:
         config: architecture (family ``"smplestx"``); see :class:`ModelConfig`.
     """
 
+    family = "smplestx"
+
     def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        if config.family != "smplestx":
-            raise InputError(f"SMPLestX needs a 'smplestx' config, got family {config.family!r}")
-        self.config = config
-        self.encoder = ViT(
-            config.embed_dim,
-            config.depth,
-            config.num_heads,
-            config.mlp_hidden,
-            config.num_task_tokens,
-            config.drop_path_rate,
-            stem=config.stem,
-        )
+        super().__init__(config)
         self.decoder = SMPLestXDecoder(
             config.embed_dim,
             num_tokens=config.num_task_tokens,
@@ -86,10 +72,8 @@ class SMPLestX(nn.Module):
             :class:`Prediction` with the common fields plus ``hand_root_pose`` /
             ``hand_root_rotmat`` (float32).
         """
-        check_images(images)
+        feat, tokens = self.encode(images)
         b = images.shape[0]
-        body_img = F.interpolate(images, size=BODY_INPUT_HW, mode="nearest")
-        feat, tokens = self.encoder(body_img)
         out = self.decoder(tokens, feat)
         pose_6d = torch.cat(
             (
@@ -103,22 +87,9 @@ class SMPLestX(nn.Module):
         ).float()
         rotmat = rot6d_to_rotmat_fp32(pose_6d)  # (B, 55, 3, 3)
         aa = rotmat_to_aa(rotmat)
-        cam_param = out["dec_body_cam"].float()
         return Prediction(
-            global_orient=aa[:, 0],
-            body_pose=aa[:, 1:22],
-            left_hand_pose=aa[:, 22:37],
-            right_hand_pose=aa[:, 37:52],
-            jaw_pose=aa[:, 52],
-            betas=out["dec_body_shape"].float(),
-            expression=out["dec_face_expression"].float(),
-            cam_trans=cam_params_to_trans(cam_param),
-            cam_param=cam_param,
-            global_orient_rotmat=rotmat[:, 0],
-            body_pose_rotmat=rotmat[:, 1:22],
-            left_hand_pose_rotmat=rotmat[:, 22:37],
-            right_hand_pose_rotmat=rotmat[:, 37:52],
-            jaw_pose_rotmat=rotmat[:, 52],
+            **smplx_fields(aa, rotmat, out["dec_body_shape"], out["dec_face_expression"],
+                           out["dec_body_cam"]),
             pose_6d=pose_6d[:, :53],
             hand_root_pose=aa[:, 53:55],
             hand_root_rotmat=rotmat[:, 53:55],

@@ -18,7 +18,6 @@ shapes alone, then tensors are written one at a time. The file is read back with
 from __future__ import annotations
 
 import json
-import os
 import struct
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -29,7 +28,7 @@ from torch import nn
 
 from ehps.errors import CheckpointError, InputError
 from ehps.modeling.config import ModelConfig
-from ehps.utils.io import atomic_open
+from ehps.utils.io import PathLike, atomic_open
 from ehps.utils.writable import check_writable
 
 __all__ = [
@@ -41,7 +40,6 @@ __all__ = [
     "convert_official_checkpoint",
 ]
 
-PathLike = str | os.PathLike[str]
 FORMAT_NAME = "ehps-model"
 FORMAT_VERSION = "1"
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ehps.bodymodels.joint_sets import SMPLX_POSE_SHAPES
 from ehps.data.humandata_conventions import HUMANDATA_BOX_PADDING
 from ehps.data.humandata_writer import keypoints_to_human_data, write_humandata
 from ehps.errors import EhpsError, InputError
@@ -45,8 +46,7 @@ log = logging.getLogger(__name__)
 _HAND = {"left": [20, *range(25, 40), *range(66, 71)],
          "right": [21, *range(40, 55), *range(71, 76)]}
 _FACE = [15, 22, 23, 24, *range(76, 144)]
-_POSE_SHAPES = {"global_orient": (3,), "body_pose": (21, 3), "left_hand_pose": (15, 3),
-                "right_hand_pose": (15, 3), "jaw_pose": (3,), "transl": (3,)}
+_POSE_SHAPES = {**SMPLX_POSE_SHAPES, "transl": (3,)}
 
 
 def _box_of(points: np.ndarray, hw: tuple[int, int]) -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 from ehps.errors import EhpsError, OutputError, describe_os_error
 
 __all__ = [
+    "PathLike",
     "current_umask",
     "temp_sibling",
     "atomic_open",
@@ -35,6 +36,7 @@ __all__ = [
     "to_jsonable",
 ]
 
+#: A file-system path argument: a string or any os.PathLike.
 PathLike = str | os.PathLike[str]
 
 

@@ -3,16 +3,15 @@ loaders and the evaluators."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ehps.errors import InputError
+from ehps.utils.io import PathLike
 
 __all__ = ["read_ply_vertices"]
 
-PathLike = str | os.PathLike[str]
 
 _PLY_TYPES = {
     "char": "i1", "uchar": "u1", "int8": "i1", "uint8": "u1", "short": "i2", "ushort": "u2",

@@ -118,25 +118,20 @@ def _sharepoint(token: str) -> str:
     return _SHAREPOINT + token
 
 
+def _readme_link(size: str, params_m: int, token: str) -> WeightSource:
+    """SMPLer-X-<SIZE> behind the README's SharePoint 'Download' link (opened in a browser)."""
+    return WeightSource(
+        f"smplerx_{size}", f"smplerx_{size}", f"SMPLer-X-{size.upper()}", "browser",
+        _sharepoint(token), f"smpler_x_{size}.pth.tar", params_m=params_m,
+        readme=_SMPLERX_README,
+        note="README 'Download' link (SharePoint); no size or checksum published.",
+    )
+
+
 OFFICIAL_SOURCES: tuple[WeightSource, ...] = (
-    WeightSource(
-        "smplerx_s32", "smplerx_s32", "SMPLer-X-S32", "browser",
-        _sharepoint("EbkyKOS5PclHtDSxdZDmsu0BNviaTKUbF5QUPJ08hfKuKg?e=LQVvzs"),
-        "smpler_x_s32.pth.tar", params_m=32, readme=_SMPLERX_README,
-        note="README 'Download' link (SharePoint); no size or checksum published.",
-    ),
-    WeightSource(
-        "smplerx_b32", "smplerx_b32", "SMPLer-X-B32", "browser",
-        _sharepoint("EVcRBwNOQl9OtWhnCU54l58BzJaYEPxcFIw7u_GnnlPZiA?e=nPqMjz"),
-        "smpler_x_b32.pth.tar", params_m=103, readme=_SMPLERX_README,
-        note="README 'Download' link (SharePoint); no size or checksum published.",
-    ),
-    WeightSource(
-        "smplerx_l32", "smplerx_l32", "SMPLer-X-L32", "browser",
-        _sharepoint("EWypJXfmJ2dEhoC0pHFFd5MBoSs7LCZmWQjHjbcQJF72fQ?e=Gteus3"),
-        "smpler_x_l32.pth.tar", params_m=327, readme=_SMPLERX_README,
-        note="README 'Download' link (SharePoint); no size or checksum published.",
-    ),
+    _readme_link("s32", 32, "EbkyKOS5PclHtDSxdZDmsu0BNviaTKUbF5QUPJ08hfKuKg?e=LQVvzs"),
+    _readme_link("b32", 103, "EVcRBwNOQl9OtWhnCU54l58BzJaYEPxcFIw7u_GnnlPZiA?e=nPqMjz"),
+    _readme_link("l32", 327, "EWypJXfmJ2dEhoC0pHFFd5MBoSs7LCZmWQjHjbcQJF72fQ?e=Gteus3"),
     WeightSource(
         "smplerx_h32", "smplerx_h32", "SMPLer-X-H32", "hub", "caizhongang/SMPLer-X",
         "smpler_x_h32.pth.tar", size_text="7.94 GB", params_m=662, readme=_SMPLERX_README,

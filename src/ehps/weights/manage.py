@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import replace
@@ -27,6 +26,7 @@ from urllib.parse import unquote, urlparse
 import torch
 
 from ehps.errors import CheckpointError, DownloadError, InputError
+from ehps.utils.io import PathLike
 from ehps.weights.catalog import WeightSource, find_source, get_source, normalize_name
 from ehps.weights.store import (
     CachedFile,
@@ -53,7 +53,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PathLike = str | os.PathLike[str]
 
 
 def browser_message(src: WeightSource) -> str:

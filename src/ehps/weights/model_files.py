@@ -30,11 +30,15 @@ hand, 5023 FLAME ids).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ehps.errors import BodyModelError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["ModelFile", "Feature", "MODEL_FILES", "FEATURES", "match_model_file"]
 
@@ -74,14 +78,20 @@ class Feature:
     needs: tuple[tuple[str, ...], ...]
 
 
+def _vertex_check(path: Path, data: Mapping[str, np.ndarray], expected: int, label: str) -> str:
+    """Check the template vertex count of a loaded body model file (``label``, e.g. SMPL-X)."""
+    n_v = data["v_template"].shape[0]
+    if n_v != expected:
+        raise BodyModelError(f"{path.name}: {n_v} vertices, {label} has {expected}")
+    return f"{label}, {n_v} vertices"
+
+
 def _smplx_check(path: Path) -> str:
     from ehps.bodymodels.io import load_smplx_data
 
     data = load_smplx_data(path)
-    n_v = data["v_template"].shape[0]
-    if n_v != _SMPLX_V:
-        raise BodyModelError(f"{path.name}: {n_v} vertices, SMPL-X has {_SMPLX_V}")
-    return f"SMPL-X, {n_v} vertices, {data['shapedirs'].shape[-1]} shape/expression directions"
+    return (f"{_vertex_check(path, data, _SMPLX_V, 'SMPL-X')}, "
+            f"{data['shapedirs'].shape[-1]} shape/expression directions")
 
 
 def _mano_check(path: Path) -> str:
@@ -117,11 +127,7 @@ def _j14_check(path: Path) -> str:
 def _smpl_check(path: Path) -> str:
     from ehps.evaluation.smpl import load_smpl_data
 
-    data = load_smpl_data(path)
-    n_v = data["v_template"].shape[0]
-    if n_v != _SMPL_V:
-        raise BodyModelError(f"{path.name}: {n_v} vertices, SMPL has {_SMPL_V}")
-    return f"SMPL, {n_v} vertices"
+    return _vertex_check(path, load_smpl_data(path), _SMPL_V, "SMPL")
 
 
 def _smplx2smpl_check(path: Path) -> str:

@@ -18,6 +18,7 @@ evaluation code look by default) or an explicit folder.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import tarfile
@@ -31,6 +32,7 @@ from typing import IO
 
 from ehps.bodymodels.paths import default_body_models_dir
 from ehps.errors import EhpsError, InputError
+from ehps.utils.io import PathLike
 from ehps.weights.model_files import FEATURES, MODEL_FILES, ModelFile, match_model_file
 
 __all__ = ["Candidate", "InstallResult", "InstallReport", "scan_inputs", "install_model_files",
@@ -41,7 +43,6 @@ MAX_MEMBER_BYTES = 4 << 30
 _CHUNK = 4 << 20
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 
-PathLike = str | os.PathLike[str]
 
 
 @dataclass
@@ -81,54 +82,51 @@ def _is_tar_name(name: str) -> bool:
     return name.lower().endswith(_TAR_SUFFIXES)
 
 
-def _scan_zip(path: Path, out: list[Candidate], skipped: list[str]) -> None:
+def _archive_members(path: Path, tar: bool) -> list[tuple[str, int, bool]]:
+    """(name, size in bytes, regular file?) of every member of a tar or zip archive (zip
+    folders left out)."""
+    kind = "tar" if tar else "zip"
     try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InputError(f"cannot read the zip archive {path}: {exc}") from exc
-    with zf:
-        for info in zf.infolist():
-            if info.is_dir():
-                continue
-            hit = match_model_file(info.filename)
-            label = f"{path.name}:{info.filename}"
-            if hit is None:
-                skipped.append(label)
-                continue
-
-            def opener(p: Path = path, name: str = info.filename) -> IO[bytes]:
-                z = zipfile.ZipFile(p)
-                return _ClosingMember(z.open(name), z)
-
-            out.append(Candidate(hit[0], hit[1], label, info.file_size, opener))
+        archive = tarfile.open(path) if tar else zipfile.ZipFile(path)
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"cannot read the {kind} archive {path}: {exc}") from exc
+    with archive:
+        if isinstance(archive, tarfile.TarFile):
+            return [(m.name, m.size, m.isfile()) for m in archive.getmembers()]
+        return [(i.filename, i.file_size, True) for i in archive.infolist() if not i.is_dir()]
 
 
-def _scan_tar(path: Path, out: list[Candidate], skipped: list[str]) -> None:
-    try:
-        tf = tarfile.open(path)
-    except (tarfile.TarError, OSError) as exc:
-        raise InputError(f"cannot read the tar archive {path}: {exc}") from exc
-    with tf:
-        for member in tf.getmembers():
-            label = f"{path.name}:{member.name}"
-            hit = match_model_file(member.name)
-            if not member.isfile():  # links and devices are never followed
-                if hit is not None:
-                    skipped.append(f"{label} (not a regular file)")
-                continue
-            if hit is None:
-                skipped.append(label)
-                continue
+def _open_zip_member(path: Path, name: str) -> IO[bytes]:
+    z = zipfile.ZipFile(path)
+    return _ClosingMember(z.open(name), z)
 
-            def opener(p: Path = path, name: str = member.name) -> IO[bytes]:
-                t = tarfile.open(p)
-                fh = t.extractfile(name)
-                if fh is None:
-                    t.close()
-                    raise InputError(f"{p}: cannot read {name}")
-                return _ClosingMember(fh, t)
 
-            out.append(Candidate(hit[0], hit[1], label, member.size, opener))
+def _open_tar_member(path: Path, name: str) -> IO[bytes]:
+    t = tarfile.open(path)
+    fh = t.extractfile(name)
+    if fh is None:
+        t.close()
+        raise InputError(f"{path}: cannot read {name}")
+    return _ClosingMember(fh, t)
+
+
+def _scan_archive(path: Path, out: list[Candidate], skipped: list[str], tar: bool) -> None:
+    """Add the known model files inside a zip (or tar) archive to ``out``, each opened only when
+    it is read, and name the other members in ``skipped``. Zip folders are passed over; tar
+    links and devices are never followed."""
+    open_member = _open_tar_member if tar else _open_zip_member
+    for name, size, regular in _archive_members(path, tar):
+        label = f"{path.name}:{name}"
+        hit = match_model_file(name)
+        if not regular:
+            if hit is not None:
+                skipped.append(f"{label} (not a regular file)")
+            continue
+        if hit is None:
+            skipped.append(label)
+            continue
+        opener = functools.partial(open_member, path, name)
+        out.append(Candidate(hit[0], hit[1], label, size, opener))
 
 
 class _ClosingMember:
@@ -155,9 +153,9 @@ def _add_file(path: Path, out: list[Candidate], skipped: list[str], explicit: bo
                              lambda p=path: open(p, "rb")))
     elif path.suffix.lower() == ".zip" or (explicit and zipfile.is_zipfile(path)
                                            and not _is_tar_name(path.name)):
-        _scan_zip(path, out, skipped)
+        _scan_archive(path, out, skipped, tar=False)
     elif explicit and _is_tar_name(path.name):
-        _scan_tar(path, out, skipped)
+        _scan_archive(path, out, skipped, tar=True)
     else:
         skipped.append(str(path))
 

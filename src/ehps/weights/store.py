@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ehps.errors import CheckpointError, InputError
-from ehps.utils.io import atomic_write_json
+from ehps.utils.io import PathLike, atomic_write_json
 from ehps.utils.paths import cache_dir
 
 __all__ = [
@@ -57,7 +57,6 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 8 << 20
 _PROGRESS_MIN_BYTES = 256 << 20
 
-PathLike = str | os.PathLike[str]
 
 
 def weights_dir(explicit: PathLike | None = None) -> Path:

@@ -7,6 +7,7 @@ order (with the preset's sample intervals).
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import replace
 from typing import Literal
@@ -17,6 +18,15 @@ from ehps.errors import InputError
 from ehps.geometry.crop import DEFAULT_BBOX_RATIO
 
 __all__ = ["AnnotationSource", "ListSource", "build_source", "build_sources"]
+
+#: The COCO-format bespoke loaders: loader name -> (module, records function, shuffled once).
+#: EHF is a test set: never shuffled.
+_COCO_FORMAT: dict[str, tuple[str, str, bool]] = {
+    "mscoco": ("ehps.data.datasets.mscoco", "mscoco_records", True),
+    "mpii": ("ehps.data.datasets.mpii", "mpii_records", True),
+    "pw3d": ("ehps.data.datasets.pw3d", "pw3d_records", True),
+    "ehf": ("ehps.data.datasets.ehf", "ehf_records", False),
+}
 
 
 def build_source(
@@ -41,22 +51,17 @@ def build_source(
         from ehps.data.datasets.humandata_source import HumanDataSource
 
         return HumanDataSource(spec, data_root, system, bbox_ratio, shuffle_seed, cache_dir)
-    if spec.loader == "mscoco":
-        from ehps.data.datasets.mscoco import load_mscoco
+    if spec.loader in _COCO_FORMAT:
+        from ehps.data.datasets.coco_format import load_coco_source
 
-        return load_mscoco(spec, data_root, bbox_ratio, shuffle_seed)
-    if spec.loader == "mpii":
-        from ehps.data.datasets.mpii import load_mpii
-
-        return load_mpii(spec, data_root, bbox_ratio, shuffle_seed)
+        module, function, shuffled = _COCO_FORMAT[spec.loader]
+        records = getattr(importlib.import_module(module), function)
+        return load_coco_source(spec, data_root, records, bbox_ratio,
+                                shuffle_seed if shuffled else None)
     if spec.loader == "human36m":
         from ehps.data.datasets.human36m import load_human36m
 
         return load_human36m(spec, data_root, bbox_ratio, shuffle_seed)
-    if spec.loader == "pw3d":
-        from ehps.data.datasets.pw3d import load_pw3d
-
-        return load_pw3d(spec, data_root, bbox_ratio, shuffle_seed)
     if spec.loader == "ubody":
         from ehps.data.datasets.ubody import load_ubody
 
@@ -65,10 +70,6 @@ def build_source(
         from ehps.data.datasets.agora import load_agora
 
         return load_agora(spec, data_root, shuffle_seed)
-    if spec.loader == "ehf":
-        from ehps.data.datasets.ehf import load_ehf
-
-        return load_ehf(spec, data_root, bbox_ratio)
     raise InputError(f"dataset '{spec.name}': unknown loader '{spec.loader}'")
 
 

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from ehps.data.catalog import DatasetSpec
+from ehps.data.datasets.coco_format import coco_index
 from ehps.data.datasets.common import every_nth, load_json, map_to_137, official_shuffle
-from ehps.data.datasets.mscoco import coco_index
 from ehps.data.npz_access import restricted_loads
 from ehps.data.transforms import part_relative
 from ehps.data.types import Annotation, FitParams

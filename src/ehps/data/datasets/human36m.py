@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from ehps.data.catalog import DatasetSpec
+from ehps.data.datasets.coco_format import coco_people
 from ehps.data.datasets.common import (
     ListSource,
-    coco_body_box,
     every_nth,
     fit_from_official_dict,
     load_json,
@@ -68,24 +68,24 @@ def load_human36m(
         cameras[subject] = load_json(parts["camera"])
         fits[subject] = load_json(parts["SMPLX_NeuralAnnot"])
     records: list[Annotation] = []
-    for ann in every_nth(anns, spec.sample_interval):
-        img = images[int(ann["image_id"])]
-        if int(img["frame_idx"]) % TRAIN_FRAME_STRIDE != 0:
-            continue
+    def off_stride(ann: dict, img: dict) -> bool:
+        return int(img["frame_idx"]) % TRAIN_FRAME_STRIDE != 0
+
+    for person in coco_people(images, every_nth(anns, spec.sample_interval), bbox_ratio,
+                              skip=off_stride):
+        img = person.img
         s, a, sa, fr = (str(img[k]) for k in ("subject", "action_idx", "subaction_idx",
                                               "frame_idx"))
         cam = cameras[s][str(img["cam_idx"])]
-        (h, w), bbox = coco_body_box(img, ann["bbox"], bbox_ratio)
-        if bbox is None:
-            continue
         records.append(Annotation(
-            image_path=str(image_root / img["file_name"]), image_hw=(h, w), bbox_xywh=bbox,
+            image_path=str(image_root / img["file_name"]), image_hw=person.image_hw,
+            bbox_xywh=person.bbox_xywh,
             fit=fit_from_official_dict(fits[s][a][sa][fr]),
             focal=np.asarray(cam["f"], np.float32), princpt=np.asarray(cam["c"], np.float32),
             cam_R=np.asarray(cam["R"], np.float32).reshape(3, 3),
             cam_t=np.asarray(cam["t"], np.float32).reshape(3) / 1000.0,
             targets_from_fit=True, fit_pose_invalid=NEURALANNOT_POSE_INVALID,
             fit_joint_invalid=NEURALANNOT_JOINT_INVALID, shape_valid=True, is_3d=True,
-            dataset=spec.name, extras={"ann_id": ann["id"]},
+            dataset=spec.name, extras={"ann_id": person.ann["id"]},
         ))
     return ListSource(spec.name, official_shuffle(records, shuffle_seed))

@@ -11,27 +11,15 @@ without a fit get invalid parameter targets.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
 from ehps.bodymodels.joint_sets import JOINT_137_NAMES, ORIG_53_NAMES
-from ehps.data.catalog import DatasetSpec
-from ehps.data.datasets.common import (
-    ListSource,
-    coco_body_box,
-    every_nth,
-    fit_and_camera,
-    load_json,
-    map_to_137,
-    official_shuffle,
-)
-from ehps.data.datasets.mscoco import coco_index
+from ehps.data.datasets.coco_format import CocoLayout
+from ehps.data.datasets.common import fit_and_camera, map_to_137
 from ehps.data.types import Annotation
 from ehps.geometry.crop import DEFAULT_BBOX_RATIO
 
-__all__ = ["MPII_NAMES", "NEURALANNOT_POSE_INVALID", "NEURALANNOT_JOINT_INVALID", "load_mpii"]
+__all__ = ["MPII_NAMES", "NEURALANNOT_POSE_INVALID", "NEURALANNOT_JOINT_INVALID", "mpii_records"]
 
 MPII_NAMES: tuple[str, ...] = (
     "R_Ankle", "R_Knee", "R_Hip", "L_Hip", "L_Knee", "L_Ankle", "Pelvis", "Thorax", "Neck",
@@ -48,31 +36,23 @@ NEURALANNOT_JOINT_INVALID: tuple[int, ...] = tuple(
 )
 
 
-def load_mpii(
-    spec: DatasetSpec,
-    data_root: str | os.PathLike[str],
-    bbox_ratio: float = DEFAULT_BBOX_RATIO,
-    shuffle_seed: int | None = 2023,
-) -> ListSource:
-    """Read the official MPII training layout into annotation records."""
-    files, image_root = spec.resolve(Path(data_root))
-    images, anns = coco_index(load_json(files[0]))
-    fits = load_json(files[1]) if len(files) > 1 else {}
+def mpii_records(coco: CocoLayout, bbox_ratio: float = DEFAULT_BBOX_RATIO) -> list[Annotation]:
+    """Read the official MPII training layout into annotation records
+    (:func:`~ehps.data.datasets.coco_format.load_coco_source`)."""
+    fits = coco.optional_json(1)
     records: list[Annotation] = []
-    for ann in every_nth(anns, spec.sample_interval):
-        img = images[int(ann["image_id"])]
-        (h, w), bbox = coco_body_box(img, ann["bbox"], bbox_ratio)
-        if bbox is None:
-            continue
+    for person in coco.people(bbox_ratio):
+        ann = person.ann
         kps = np.asarray(ann["keypoints"], np.float32).reshape(-1, 3)
         joints, valid = map_to_137(kps[:, :2], kps[:, 2], MPII_NAMES)
         fit, focal, princpt = fit_and_camera(fits.get(str(ann["id"])))
         records.append(Annotation(
-            image_path=str(image_root / img["file_name"]), image_hw=(h, w), bbox_xywh=bbox,
+            image_path=str(coco.image_root / person.img["file_name"]),
+            image_hw=person.image_hw, bbox_xywh=person.bbox_xywh,
             joints_img=joints, joints_valid=valid, fit=fit, focal=focal, princpt=princpt,
             fit_joint_img=True, fit_pose_invalid=NEURALANNOT_POSE_INVALID,
             fit_joint_invalid=NEURALANNOT_JOINT_INVALID,
-            shape_valid=None if fit is None else True, dataset=spec.name,
+            shape_valid=None if fit is None else True, dataset=coco.name,
             extras={"ann_id": ann["id"]},
         ))
-    return ListSource(spec.name, official_shuffle(records, shuffle_seed))
+    return records

@@ -18,26 +18,15 @@ keypoints and get invalid parameter targets.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
-from ehps.data.catalog import DatasetSpec
-from ehps.data.datasets.common import (
-    ListSource,
-    coco_body_box,
-    every_nth,
-    fit_and_camera,
-    load_json,
-    map_to_137,
-    official_shuffle,
-    part_box_xyxy,
-)
+from ehps.data.datasets.coco_format import CocoLayout, coco_index
+from ehps.data.datasets.common import fit_and_camera, map_to_137, part_box_xyxy
 from ehps.data.types import Annotation
 from ehps.geometry.crop import DEFAULT_BBOX_RATIO
 
-__all__ = ["COCO_WHOLEBODY_134_NAMES", "merge_wholebody", "load_mscoco", "coco_index"]
+__all__ = ["COCO_WHOLEBODY_134_NAMES", "merge_wholebody", "mscoco_records", "coco_index",
+           "no_keypoints"]
 
 #: The official 134-joint COCO-WholeBody set (body 17 + pelvis + 6 feet, 21 + 21 hands, 68 face).
 COCO_WHOLEBODY_134_NAMES: tuple[str, ...] = (
@@ -79,31 +68,19 @@ def merge_wholebody(ann: dict) -> tuple[np.ndarray, np.ndarray]:
     return xy, valid
 
 
-def coco_index(db: dict) -> tuple[dict[int, dict], list[dict]]:
-    """(image id -> image record, annotations in file order) of a COCO-format dict."""
-    images = {int(img["id"]): img for img in db.get("images", [])}
-    return images, list(db.get("annotations", []))
+def no_keypoints(ann: dict, img: dict | None = None) -> bool:
+    """A crowd annotation or one without keypoints (the official COCO / UBody loaders skip
+    them)."""
+    return bool(ann.get("iscrowd") or ann.get("num_keypoints", 0) == 0)
 
 
-def load_mscoco(
-    spec: DatasetSpec,
-    data_root: str | os.PathLike[str],
-    bbox_ratio: float = DEFAULT_BBOX_RATIO,
-    shuffle_seed: int | None = 2023,
-) -> ListSource:
-    """Read the official MSCOCO training layout into annotation records."""
-    root = Path(data_root)
-    files, image_root = spec.resolve(root)
-    images, anns = coco_index(load_json(files[0]))
-    fits = load_json(files[1]) if len(files) > 1 else {}
+def mscoco_records(coco: CocoLayout, bbox_ratio: float = DEFAULT_BBOX_RATIO) -> list[Annotation]:
+    """Read the official MSCOCO training layout into annotation records
+    (:func:`~ehps.data.datasets.coco_format.load_coco_source`)."""
+    fits = coco.optional_json(1)
     records: list[Annotation] = []
-    for ann in every_nth(anns, spec.sample_interval):
-        if ann.get("iscrowd") or ann.get("num_keypoints", 0) == 0:
-            continue
-        img = images[int(ann["image_id"])]
-        (h, w), bbox = coco_body_box(img, ann["bbox"], bbox_ratio)
-        if bbox is None:
-            continue
+    for person in coco.people(bbox_ratio, skip=no_keypoints):
+        ann, (h, w) = person.ann, person.image_hw
         xy, valid = merge_wholebody(ann)
         joints, joints_valid = map_to_137(xy, valid, COCO_WHOLEBODY_134_NAMES)
         boxes = [
@@ -115,11 +92,11 @@ def load_mscoco(
             bool(ann.get("righthand_valid")), bool(ann.get("face_valid")),
         )
         records.append(Annotation(
-            image_path=str(image_root / "train2017" / img["file_name"]),
-            image_hw=(h, w), bbox_xywh=bbox,
+            image_path=str(coco.image_root / "train2017" / person.img["file_name"]),
+            image_hw=(h, w), bbox_xywh=person.bbox_xywh,
             lhand_bbox_xyxy=boxes[0], rhand_bbox_xyxy=boxes[1], face_bbox_xyxy=boxes[2],
             joints_img=joints, joints_valid=joints_valid, fit=fit, focal=focal, princpt=princpt,
-            fit_joint_img=True, shape_valid=None if fit is None else True, dataset=spec.name,
+            fit_joint_img=True, shape_valid=None if fit is None else True, dataset=coco.name,
             extras={"ann_id": ann["id"]},
         ))
-    return ListSource(spec.name, official_shuffle(records, shuffle_seed))
+    return records

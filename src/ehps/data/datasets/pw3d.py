@@ -14,41 +14,21 @@ set (an index-order mismatch); ehps uses the SMPL-X fit's projected joints for a
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
-from ehps.data.catalog import DatasetSpec
-from ehps.data.datasets.common import (
-    ListSource,
-    coco_body_box,
-    every_nth,
-    load_json,
-    official_shuffle,
-)
-from ehps.data.datasets.mscoco import coco_index
+from ehps.data.datasets.coco_format import CocoLayout
 from ehps.data.types import Annotation, FitParams
 from ehps.geometry.crop import DEFAULT_BBOX_RATIO
 
-__all__ = ["load_pw3d"]
+__all__ = ["pw3d_records"]
 
 
-def load_pw3d(
-    spec: DatasetSpec,
-    data_root: str | os.PathLike[str],
-    bbox_ratio: float = DEFAULT_BBOX_RATIO,
-    shuffle_seed: int | None = 2023,
-) -> ListSource:
-    """Read the official 3DPW training layout into annotation records."""
-    files, image_root = spec.resolve(Path(data_root))
-    images, anns = coco_index(load_json(files[0]))
+def pw3d_records(coco: CocoLayout, bbox_ratio: float = DEFAULT_BBOX_RATIO) -> list[Annotation]:
+    """Read the official 3DPW training layout into annotation records
+    (:func:`~ehps.data.datasets.coco_format.load_coco_source`)."""
     records: list[Annotation] = []
-    for ann in every_nth(anns, spec.sample_interval):
-        img = images[int(ann["image_id"])]
-        (h, w), bbox = coco_body_box(img, ann["bbox"], bbox_ratio)
-        if bbox is None:
-            continue
+    for person in coco.people(bbox_ratio):
+        ann, img = person.ann, person.img
         smpl = ann["smpl_param"]
         pose = np.asarray(smpl["pose"], np.float32).reshape(-1, 3)
         fit = FitParams(
@@ -58,9 +38,10 @@ def load_pw3d(
         )
         cam = img["cam_param"]
         records.append(Annotation(
-            image_path=str(image_root / img["sequence"] / img["file_name"]), image_hw=(h, w),
-            bbox_xywh=bbox, fit=fit, focal=np.asarray(cam["focal"], np.float32),
+            image_path=str(coco.image_root / img["sequence"] / img["file_name"]),
+            image_hw=person.image_hw, bbox_xywh=person.bbox_xywh, fit=fit,
+            focal=np.asarray(cam["focal"], np.float32),
             princpt=np.asarray(cam["princpt"], np.float32), targets_from_fit=True,
-            shape_valid=False, is_3d=True, dataset=spec.name, extras={"ann_id": ann["id"]},
+            shape_valid=False, is_3d=True, dataset=coco.name, extras={"ann_id": ann["id"]},
         ))
-    return ListSource(spec.name, official_shuffle(records, shuffle_seed))
+    return records

@@ -23,16 +23,16 @@ from pathlib import Path
 import numpy as np
 
 from ehps.data.catalog import DatasetSpec
+from ehps.data.datasets.coco_format import coco_index, coco_people
 from ehps.data.datasets.common import (
     ListSource,
-    coco_body_box,
     every_nth,
     fit_and_camera,
     load_json,
     map_to_137,
     official_shuffle,
 )
-from ehps.data.datasets.mscoco import COCO_WHOLEBODY_134_NAMES, coco_index, merge_wholebody
+from ehps.data.datasets.mscoco import COCO_WHOLEBODY_134_NAMES, merge_wholebody, no_keypoints
 from ehps.data.types import Annotation
 from ehps.errors import InputError
 from ehps.utils.safe_npz import load_npy
@@ -75,19 +75,16 @@ def load_ubody(
     for scene in sorted(p.name for p in image_root.iterdir() if p.is_dir()):
         images, anns = coco_index(load_json(annot_root / scene / "keypoint_annotation.json"))
         fits = load_json(annot_root / scene / "smplx_annotation.json")
-        for ann in every_nth(anns, spec.sample_interval):
-            img = images[int(ann["image_id"])]
+        def skip(ann: dict, img: dict, scene: str = scene) -> bool:
             file_name = str(img["file_name"]).lstrip("/")
-            if _video_name(file_name) in test_videos:
-                continue
-            path = image_root / scene / file_name
-            if check_images and not path.exists():
-                continue
-            if ann.get("iscrowd") or ann.get("num_keypoints", 0) == 0:
-                continue
-            (h, w), bbox = coco_body_box(img, ann["bbox"], UBODY_BODY_BOX_RATIO)
-            if bbox is None:
-                continue
+            return (_video_name(file_name) in test_videos
+                    or (check_images and not (image_root / scene / file_name).exists())
+                    or no_keypoints(ann))
+
+        for person in coco_people(images, every_nth(anns, spec.sample_interval),
+                                  UBODY_BODY_BOX_RATIO, skip=skip):
+            ann = person.ann
+            path = image_root / scene / str(person.img["file_name"]).lstrip("/")
             xy, valid = merge_wholebody(ann)
             joints, joints_valid = map_to_137(xy, valid, COCO_WHOLEBODY_134_NAMES)
             boxes = []
@@ -109,7 +106,7 @@ def load_ubody(
                 bool(ann.get("righthand_valid")), bool(ann.get("face_valid")),
             )
             records.append(Annotation(
-                image_path=str(path), image_hw=(h, w), bbox_xywh=bbox,
+                image_path=str(path), image_hw=person.image_hw, bbox_xywh=person.bbox_xywh,
                 lhand_bbox_xyxy=boxes[0], rhand_bbox_xyxy=boxes[1], face_bbox_xyxy=face,
                 joints_img=joints, joints_valid=joints_valid, fit=fit, focal=focal, princpt=princpt,
                 targets_from_fit=True, shape_valid=True, is_3d=True, dataset=spec.name,

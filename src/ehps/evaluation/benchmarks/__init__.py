@@ -1,13 +1,14 @@
 """One evaluator per benchmark (reset / process / summarize), each reading the benchmark's real
 on-disk layout. Importing this package registers them all:
 
-``ehf``, ``agora_val``, ``agora_test``, ``ubody``, ``egobody``, ``pw3d``, ``arctic``,
-``renbody``, ``synhand`` and ``humandata`` (any HumanData file).
+``ehf``, ``agora_val``, ``agora_test``, ``ubody``, ``pw3d``, ``egobody``, ``arctic``,
+``renbody``, ``synhand`` (:mod:`~ehps.evaluation.benchmarks.humandata_sets`) and ``humandata``
+(any HumanData file).
 """
 
 from __future__ import annotations
 
-from ehps.evaluation.benchmarks import agora, arctic, egobody, ehf, pw3d, renbody, synhand, ubody
+from ehps.evaluation.benchmarks import agora, ehf, humandata_sets, pw3d, ubody
 from ehps.evaluation.benchmarks.base import (
     EvalContext,
     EvalSample,
@@ -29,11 +30,8 @@ __all__ = [
     "list_benchmarks",
     "register_benchmark",
     "agora",
-    "arctic",
-    "egobody",
     "ehf",
+    "humandata_sets",
     "pw3d",
-    "renbody",
-    "synhand",
     "ubody",
 ]

@@ -5,7 +5,6 @@ official box processing."""
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 
 from ehps.errors import InputError
 from ehps.geometry.crop import process_bbox
+from ehps.utils.io import PathLike
 from ehps.utils.ply import read_ply_vertices
 from ehps.utils.safe_yaml import load_json_file
 
@@ -29,7 +29,6 @@ __all__ = [
     "strip_trim",
 ]
 
-PathLike = str | os.PathLike[str]
 
 
 def read_json(path: PathLike) -> Any:

@@ -21,12 +21,14 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from ehps.bodymodels.joint_sets import SMPLX_POSE_SHAPES
 from ehps.bodymodels.paths import ENV_VAR, default_body_models_dir, find_smplx_dir
 from ehps.errors import BodyModelError, InputError
 from ehps.evaluation.benchmarks._io import coco_records, crop_box
 from ehps.evaluation.metrics import nanmean_over_samples
 from ehps.evaluation.regressors import SMPLXTopology, load_h36m_regressor, load_smplx_to_smpl
 from ehps.evaluation.report import EvalReport
+from ehps.utils.io import PathLike
 
 __all__ = [
     "PARAM_SHAPES",
@@ -44,15 +46,10 @@ __all__ = [
     "coco_crop_samples",
 ]
 
-PathLike = str | os.PathLike[str]
 
 #: The SMPL-X parameters a prediction (or a GT record) holds, unbatched shapes.
 PARAM_SHAPES: dict[str, tuple[int, ...]] = {
-    "global_orient": (3,),
-    "body_pose": (21, 3),
-    "left_hand_pose": (15, 3),
-    "right_hand_pose": (15, 3),
-    "jaw_pose": (3,),
+    **SMPLX_POSE_SHAPES,
     "betas": (10,),
     "expression": (10,),
     "cam_trans": (3,),
