@@ -13,6 +13,8 @@ __all__ = ["register", "run"]
 
 
 def register(formats: argparse._SubParsersAction) -> None:
+    from ehps.cli.options import add_smplx_dir
+
     p = formats.add_parser(
         "anim",
         help="world frame, foot-skate cleanup and animated GLB / BVH / FBX of tracked people",
@@ -38,7 +40,8 @@ def register(formats: argparse._SubParsersAction) -> None:
                    help="Mixamo-style joint names (Unity / Unreal humanoid retargeting)")
     p.add_argument("--bvh-unit", choices=("m", "cm"), default="m", help="BVH lengths")
     p.add_argument("--no-scene", action="store_true", help="no scene.glb")
-    p.add_argument("--smplx-path", default=None, help="SMPL-X model folder (SMPL-X tracks)")
+    add_smplx_dir(p, dest="smplx_path", help="SMPL-X model folder for SMPL-X tracks (else "
+                                             "$EHPS_BODY_MODELS, then the user data dir)")
     p.set_defaults(func=run)
 
 
