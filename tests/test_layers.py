@@ -15,7 +15,7 @@ LAYERS: dict[str, int] = {
     "errors": 0, "geometry": 0,
     "utils": 1, "structures": 1,
     "config": 2, "io": 2, "bodymodels": 2, "modeling": 2, "render": 2, "export": 2,
-    "detection": 3, "data": 3,
+    "detection": 3, "data": 3, "world": 3,
     "evaluation": 4, "losses": 4,
     "fitting": 5, "weights": 5,
     "inference": 6, "training": 6,

@@ -21,8 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Detect every person, estimate SMPL-X parameters (a SMPLer-X / SMPLest-X checkpoint, "
             "or with no --checkpoint the embedded landmark-fitting estimator), track and smooth "
             "them on video, and write per frame and person smplx/*.npz + meta/*.json (optionally "
-            "meshes and overlays). Exit status: 0 ok, 3 when some inputs or frames could not be "
-            "used (they are listed), 2 for usage errors."
+            "meshes and overlays; with --export-anim a world frame, foot-skate cleanup and rigged "
+            "animation files per track). Exit status: 0 ok, 3 when some inputs or frames could "
+            "not be used (they are listed), 2 for usage errors."
         ),
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -37,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
     from ehps.io.outdir import check_out_dir
 
     config = config_from_args(args, InferConfig)
+    if "fbx" in config.output.export_anim:  # a missing Blender stops the run before any work
+        from ehps.export.anim.fbx import check_fbx
+
+        check_fbx()
     check_out_dir(config.output.out_dir)  # before torch, models or inputs are loaded
 
     from ehps.inference.runner import run_inference

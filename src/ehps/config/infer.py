@@ -32,6 +32,7 @@ __all__ = [
     "MESH_FORMATS",
     "SEARCH_MODES",
     "PRESETS",
+    "ANIM_FORMATS",
     "RENDER_BACKENDS",
     "parse_intrinsics",
 ]
@@ -42,6 +43,8 @@ SEARCH_MODES: tuple[str, ...] = ("auto", "full", "wide", "dense")
 #: ``default``: today's person search / fitter; ``baseline``: as they were before issue 19 (for
 #: comparison; ``benchmarks/detection_crowd.py``, ``benchmarks/fit_hard_poses.py``).
 PRESETS: tuple[str, ...] = ("default", "baseline")
+#: Rigged animation formats of tracked people (:mod:`ehps.world.animation`).
+ANIM_FORMATS: tuple[str, ...] = ("glb", "bvh", "fbx")
 RENDER_BACKENDS: tuple[str, ...] = ("auto", "torch", "moderngl")
 
 
@@ -304,6 +307,10 @@ class OutputConfig:
         render_backend: rasteriser (``auto``: moderngl when it works here, else torch).
         draw_boxes: draw person boxes and ids on the overlays.
         overlay_alpha: mesh opacity on the overlays, in [0, 1].
+        export_anim: after the run, for every tracked sequence: the world frame (floor fit,
+            ``world.json``), foot-skate cleanup and rigged animation files in these formats
+            (``glb``, ``bvh``, ``fbx``; :func:`ehps.world.animation.animate_sequence`).
+        anim_up: up axis (``y`` or ``z``) of ``world.json``, the world arrays and BVH files.
         resume: continue an interrupted run in ``out_dir`` without redoing finished frames.
         overwrite: replace the results of an earlier run in ``out_dir``.
     """
@@ -324,6 +331,13 @@ class OutputConfig:
         "--no-boxes", invert=True, help="do not draw boxes and ids"))
     overlay_alpha: float = field(default=0.85, metadata=flag(
         "--overlay-alpha", help="mesh opacity on the overlays, 0..1 (default 0.85)"))
+    export_anim: tuple[str, ...] = field(default=(), metadata=flag(
+        "--export-anim", nargs="+", choices=ANIM_FORMATS, metavar="FMT",
+        help="videos and --sequence: world frame (floor at 0), foot-skate cleanup and rigged "
+             "animations per track in <sequence>/anim/ (glb, bvh, fbx; fbx needs Blender)"))
+    anim_up: str = field(default="y", metadata=flag(
+        "--anim-up", choices=("y", "z"),
+        help="up axis of world.json, the world arrays and BVH (GLB is always y up); default y"))
     resume: bool = field(default=False, metadata=flag(
         "--resume", help="continue an interrupted run in the same --out without redoing "
                          "finished frames"))
@@ -336,6 +350,14 @@ class OutputConfig:
             raise InputError(f"output.save_mesh: unknown mesh format(s) {bad}; use "
                              f"{', '.join(MESH_FORMATS)}")
         self.save_mesh = tuple(dict.fromkeys(self.save_mesh))
+        bad = [f for f in self.export_anim if f not in ANIM_FORMATS]
+        if bad:
+            raise InputError(f"output.export_anim: unknown animation format(s) {bad}; use "
+                             f"{', '.join(ANIM_FORMATS)}")
+        self.export_anim = tuple(dict.fromkeys(self.export_anim))
+        if self.anim_up not in ("y", "z"):
+            raise InputError(f"output.anim_up (--anim-up) must be 'y' or 'z', got "
+                             f"{self.anim_up!r}")
         if self.render_backend not in RENDER_BACKENDS:
             raise InputError(f"output.render_backend must be one of {list(RENDER_BACKENDS)}, "
                              f"got {self.render_backend!r}")

@@ -64,6 +64,9 @@ class InferReport:
             smooth, body_model, render, write).
         seconds: wall time.
         summary_path: the ``summary.json`` written.
+        animation: report lines of ``output.export_anim`` (floor, tracks, files; empty when
+            not asked for).
+        animation_seconds: wall time of the world step and the animation files.
     """
 
     out_dir: Path
@@ -73,6 +76,8 @@ class InferReport:
     timings: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     summary_path: Path | None = None
+    animation: list[str] = field(default_factory=list)
+    animation_seconds: float = 0.0
 
     @property
     def frames_done(self) -> int:
@@ -108,6 +113,9 @@ class InferReport:
                  **({"video": s.video.to_json()} if s.video is not None else {})}
                 for s in self.sequences
             ],
+            **({"animation": {"lines": self.animation,
+                              "seconds": round(self.animation_seconds, 3)}}
+               if self.animation else {}),
         }
 
     def format(self) -> str:
@@ -125,6 +133,9 @@ class InferReport:
             fps = self.frames_done / self.seconds
             stages = ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items() if v > 0.0005)
             lines.append(f"time {self.seconds:.1f}s ({fps:.2f} frames/s): {stages}")
+        if self.animation:
+            lines.append(f"animation ({self.animation_seconds:.1f}s):")
+            lines += ["  " + line for line in self.animation]
         if self.failures:
             lines.append(f"{len(self.failures)} input(s)/frame(s) failed and were skipped:")
             lines += [f"  {src}: {err}" for src, err in self.failures[:50]]

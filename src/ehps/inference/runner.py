@@ -252,6 +252,10 @@ def run_inference(
         raise InputError("nothing to read: " + "; ".join(it.error for it in items))
     boxes = load_boxes_json(config.detection.boxes) if config.detection.boxes else None
     out_cfg = config.output
+    if out_cfg.export_anim:
+        from ehps.world.animation import check_formats
+
+        check_formats(out_cfg.export_anim)  # a missing extra (FBX: Blender) stops before work
     with OutputFolder(out_cfg.out_dir, resume=out_cfg.resume,
                       overwrite=out_cfg.overwrite) as folder:
         out = folder.path
@@ -264,6 +268,8 @@ def run_inference(
         predictor.estimator.timings.clear()
         try:
             _run_sequences(usable, out, config, predictor, boxes, report, progress, on_result)
+            if out_cfg.export_anim:
+                _export_animations(report, config)
         finally:
             report.seconds = time.perf_counter() - t_start
             report.timings = _stage_timings(report, predictor)
@@ -312,6 +318,33 @@ def _run_sequences(items: list[InputItem], out: Path, config: InferConfig,
         # frames the container lost (a gap, a truncated file) are reported like unreadable ones:
         # named in the summary and counted in the exit status
         report.failures.extend((str(item.path), w) for w in vstats.warnings)
+
+
+def _export_animations(report: InferReport, config: InferConfig) -> None:
+    """``output.export_anim``: the world step and the animation files of every tracked sequence
+    (:func:`ehps.world.animation.animate_sequence`); a sequence or track that cannot be animated
+    is named in the report's failures, the others are still written."""
+    from ehps.errors import EhpsError
+    from ehps.world.animation import animate_sequence
+
+    t0 = time.perf_counter()
+    out = config.output
+    for seq in report.sequences:
+        if not (seq.folder / "tracks.npz").is_file():
+            continue  # independent images or untracked video: nothing to animate
+        try:
+            lines, failures = animate_sequence(seq.folder, out.export_anim, up=out.anim_up,
+                                               smplx_path=config.estimator.smplx_path)
+        except EhpsError as exc:
+            lines, failures = [f"{seq.folder}: no animation ({exc})"], [(str(seq.folder), str(exc))]
+        report.animation += lines
+        report.failures.extend(failures)
+        world = seq.folder / "world.json"
+        if world.is_file():
+            seq.files["world.json"] = world
+        if (seq.folder / "anim").is_dir():
+            seq.files["anim"] = seq.folder / "anim"
+    report.animation_seconds = time.perf_counter() - t0
 
 
 def _stage_timings(report: InferReport, predictor: Predictor) -> dict[str, float]:

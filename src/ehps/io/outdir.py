@@ -41,7 +41,7 @@ LOCK_NAME = ".ehps.lock"
 #: Every name ehps writes into an output (or sequence) folder.
 RESULT_NAMES: frozenset[str] = frozenset({
     "smplx", "meta", "mesh", "overlay", "state", MANIFEST_NAME, "summary.json", "tracks.npz",
-    "overlay.mp4", "scene.glb",
+    "overlay.mp4", "scene.glb", "world.json", "anim",
 })
 #: Less free space than this on the output disk is refused up front.
 MIN_FREE_BYTES = 16 * 1024 * 1024

@@ -1,0 +1,314 @@
+"""The floor plane of a static camera, estimated from the feet of the people it tracked.
+
+Method (all in the shared camera frame, OpenCV axes, metres):
+
+1. **Sole points.** For every track and frame where the person's box is not cut by the image
+   bottom (feet in view), each foot gives one point: of its ankle and ball-of-foot joints, the
+   lower one once its own rest height above the sole is subtracted along the current up estimate
+   (``clearance``: measured on the track's body model in its rest pose). So a flat foot and a
+   foot on its toes both give a point on the floor.
+2. **Candidates.** A foot is a candidate when it is *slow* (speed under ``slow_speed``, or among
+   the slowest ``slow_quantile`` of that track's feet) and *low* (the lower foot of the frame, or
+   within ``pair_tol`` of it), both judged on trajectories smoothed over ``smooth_s`` seconds so
+   that per-frame noise does not pick the points (which would bias the floor low); the points
+   themselves are the unsmoothed ones. Candidates of every track are pooled.
+3. **RANSAC** on 3-point planes whose normal is within ``max_tilt_deg`` of the prior up (the mean
+   body up axis of all tracks); inliers within ``inlier_tol``.
+4. **Refinement:** iteratively re-weighted least squares (Huber) on the inliers with a weak
+   prior pulling the normal towards the body up axis (``prior_m``: it only decides the directions
+   the points do not constrain, e.g. the roll about a single straight walk), solved exactly as a
+   unit-norm constrained quadratic. Steps 1-4 repeat with the new normal (``iterations``).
+5. **Checks** (no floor is invented): enough inliers in enough frames, a small residual, people
+   upright on it (body up within ``max_tilt_deg`` of the normal) and standing on it (median pelvis
+   height at least ``min_pelvis_m``). A failed check returns ``FloorFit(ok=False, reason=...)``.
+
+A point ``p`` has height ``n . p + d`` above the floor (``n`` points up, away from the floor);
+the camera centre's height is ``d``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["FloorConfig", "FloorFit", "FootTrack", "fit_floor", "fit_plane_with_prior",
+           "foot_heights", "smooth_time"]
+
+
+@dataclass(frozen=True)
+class FloorConfig:
+    """Thresholds of :func:`fit_floor` (metres, m/s, degrees)."""
+
+    slow_speed: float = 0.35
+    slow_quantile: float = 0.3
+    pair_tol: float = 0.03
+    inlier_tol: float = 0.04
+    huber: float = 0.02
+    prior_m: float = 0.1
+    max_tilt_deg: float = 30.0
+    ransac_iters: int = 300
+    iterations: int = 3
+    min_inliers: int = 12
+    min_frames: int = 3
+    max_residual_m: float = 0.06
+    min_pelvis_m: float = 0.45
+    smooth_s: float = 0.06
+    seed: int = 0
+
+
+@dataclass
+class FootTrack:
+    """What the floor fit needs from one track (camera frame, metres).
+
+    Attributes:
+        track_id: the track.
+        feet: (T, 2, 2, 3) per frame, foot (left, right), joint (ankle, ball of the foot).
+        clearance: (2, 2) rest height of those joints above the sole.
+        pelvis: (T, 3) pelvis joint.
+        body_up: (T, 3) the body's up axis (model +y rotated by the global orientation).
+        usable: (T,) bool frames that are estimated and have the feet in view.
+        fps: frame rate.
+    """
+
+    track_id: int
+    feet: np.ndarray
+    clearance: np.ndarray
+    pelvis: np.ndarray
+    body_up: np.ndarray
+    usable: np.ndarray
+    fps: float
+
+
+@dataclass
+class FloorFit:
+    """Result of :func:`fit_floor`.
+
+    Attributes:
+        ok: a floor was found; else ``reason`` says why not (and nothing else is meaningful).
+        normal: (3,) unit normal in the camera frame, pointing up; ``offset``: ``d`` metres.
+        inliers, candidates: foot points that agree with the plane / that were tried.
+        residual_m: RMS distance of the inliers to the plane.
+        frames, tracks: distinct frames and tracks among the inliers.
+        body_tilt_deg: angle between the normal and the mean body up axis.
+        pelvis_height_m: median pelvis height above the floor.
+    """
+
+    ok: bool
+    reason: str = ""
+    normal: np.ndarray = field(default_factory=lambda: np.array([0.0, -1.0, 0.0]))
+    offset: float = 0.0
+    inliers: int = 0
+    candidates: int = 0
+    residual_m: float = float("nan")
+    frames: int = 0
+    tracks: int = 0
+    body_tilt_deg: float = float("nan")
+    pelvis_height_m: float = float("nan")
+
+    def height(self, points: np.ndarray) -> np.ndarray:
+        """(..., 3) camera-frame points -> (...) heights above the floor (metres)."""
+        return np.asarray(points) @ self.normal + self.offset
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def fit_plane_with_prior(points: np.ndarray, weights: np.ndarray, prior: np.ndarray,
+                         prior_m: float) -> tuple[np.ndarray, float]:
+    """Weighted plane ``n . p + d = 0`` minimising ``sum w (n.(p - c))^2 + lam W |n - u|^2``.
+
+    Args:
+        points: (N, 3); ``weights`` (N,) >= 0; ``prior``: (3,) unit up prior ``u``.
+        prior_m: ``sqrt(lam)`` in metres: the prior weighs like a point spread of this size.
+
+    Returns:
+        ``(n, d)`` with ``|n| = 1`` and ``n . u >= 0``.
+    """
+    w = np.asarray(weights, np.float64)
+    tot = float(w.sum())
+    c = (w[:, None] * points).sum(0) / tot
+    x = points - c
+    s = (w[:, None, None] * x[:, :, None] * x[:, None, :]).sum(0)
+    lam = prior_m**2 * tot
+    if lam <= 0:
+        n = np.linalg.eigh(s)[1][:, 0]
+    else:
+        a, q = np.linalg.eigh(s + lam * np.eye(3))
+        beta = q.T @ (lam * prior)
+
+        def norm2(mu: float) -> float:
+            return float(((beta / (a - mu)) ** 2).sum())
+
+        lo, hi = a[0] - np.linalg.norm(beta) - 1e-12, a[0] - 1e-15 * max(1.0, abs(a[0]))
+        for _ in range(200):  # bisection on the Lagrange multiplier (|n(mu)| is monotonic)
+            mid = 0.5 * (lo + hi)
+            if norm2(mid) > 1.0:
+                hi = mid
+            else:
+                lo = mid
+        n = q @ (beta / (a - 0.5 * (lo + hi)))
+    n = _unit(n)
+    if n @ prior < 0:
+        n = -n
+    return n, float(-n @ c)
+
+
+def foot_heights(track: FootTrack, normal: np.ndarray, offset: float = 0.0) -> np.ndarray:
+    """(T, 2) sole height of each foot: min over its joints of height minus clearance."""
+    h = track.feet @ normal + offset - track.clearance[None]
+    return h.min(axis=2)
+
+
+def smooth_time(x: np.ndarray, fps: float, sigma_s: float) -> np.ndarray:
+    """Gaussian smoothing over the first axis (sigma in seconds; edges held)."""
+    sigma = sigma_s * fps
+    if sigma <= 0.3 or len(x) < 2:
+        return np.asarray(x, np.float64)
+    from scipy.ndimage import gaussian_filter1d
+
+    return gaussian_filter1d(np.asarray(x, np.float64), sigma, axis=0, mode="nearest")
+
+
+def _foot_speed(track: FootTrack, sigma_s: float = 0.0) -> np.ndarray:
+    """(T, 2) speed of each foot (m/s): the faster of its two joints, central differences on
+    the trajectory smoothed over ``sigma_s`` seconds (selection robust to per-frame noise)."""
+    p = smooth_time(track.feet, track.fps, sigma_s)
+    v = np.full(p.shape[:2], np.inf)
+    ok = track.usable
+    if len(p) < 2:
+        return v
+    d = np.zeros(p.shape[:3])
+    d[1:-1] = np.linalg.norm(p[2:] - p[:-2], axis=-1) / 2.0
+    d[0] = np.linalg.norm(p[1] - p[0], axis=-1)
+    d[-1] = np.linalg.norm(p[-1] - p[-2], axis=-1)
+    speed = d.max(axis=2) * track.fps
+    both = np.zeros(len(p), bool)
+    both[1:-1] = ok[2:] & ok[:-2]
+    both[0], both[-1] = ok[1], ok[-2]
+    return np.where((ok & both)[:, None], speed, np.inf)
+
+
+def _candidates(tracks: list[FootTrack], normal: np.ndarray, cfg: FloorConfig
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Sole points (N, 3) of slow, low feet, and (N, 2) their (track, frame)."""
+    pts, where = [], []
+    for k, tr in enumerate(tracks):
+        speed = _foot_speed(tr, cfg.smooth_s)
+        finite = speed[np.isfinite(speed)]
+        if finite.size == 0:
+            continue
+        slow = (speed < cfg.slow_speed) | (speed <= np.quantile(finite, cfg.slow_quantile))
+        h_joint = tr.feet @ normal - tr.clearance[None]  # (T, 2, 2), up to the offset
+        h_foot = smooth_time(h_joint, tr.fps, cfg.smooth_s).min(axis=2)
+        low = h_foot <= h_foot.min(axis=1, keepdims=True) + cfg.pair_tol
+        pick = slow & low & np.isfinite(speed)
+        lowest = h_joint.argmin(axis=2)
+        for t, f in zip(*np.nonzero(pick)):
+            j = lowest[t, f]
+            pts.append(tr.feet[t, f, j] - tr.clearance[f, j] * normal)
+            where.append((k, t))
+    if not pts:
+        return np.zeros((0, 3)), np.zeros((0, 2), np.int64)
+    return np.asarray(pts), np.asarray(where, np.int64)
+
+
+def _ransac(points: np.ndarray, prior: np.ndarray, cfg: FloorConfig
+            ) -> tuple[np.ndarray, float] | None:
+    rng = np.random.default_rng(cfg.seed)
+    n_pts = len(points)
+    best: tuple[int, float, np.ndarray, float] | None = None
+    cos_max = np.cos(np.radians(cfg.max_tilt_deg))
+    for _ in range(cfg.ransac_iters):
+        i = rng.choice(n_pts, 3, replace=False)
+        a, b, c = points[i]
+        nrm = np.cross(b - a, c - a)
+        if np.linalg.norm(nrm) < 1e-6:
+            continue
+        nrm = _unit(nrm)
+        if nrm @ prior < 0:
+            nrm = -nrm
+        if nrm @ prior < cos_max:
+            continue
+        d = -nrm @ a
+        r = np.abs(points @ nrm + d)
+        inl = r < cfg.inlier_tol
+        score = (int(inl.sum()), -float(np.square(r[inl]).sum()))
+        if best is None or score > best[:2]:
+            best = (*score, nrm, d)
+    if best is None:
+        return None
+    return best[2], best[3]
+
+
+def _refine(points: np.ndarray, init: tuple[np.ndarray, float], prior: np.ndarray,
+            cfg: FloorConfig) -> tuple[np.ndarray, float, np.ndarray]:
+    n, d = init
+    inl = np.abs(points @ n + d) < cfg.inlier_tol
+    for _ in range(10):
+        if inl.sum() < 3:
+            break
+        r = np.abs(points[inl] @ n + d)
+        w = np.minimum(1.0, cfg.huber / np.maximum(r, 1e-9))
+        n, d = fit_plane_with_prior(points[inl], w, prior, cfg.prior_m)
+        new = np.abs(points @ n + d) < cfg.inlier_tol
+        if np.array_equal(new, inl):
+            break
+        inl = new
+    return n, d, inl
+
+
+def fit_floor(tracks: list[FootTrack], cfg: FloorConfig | None = None) -> FloorFit:
+    """Fit the floor to the feet of ``tracks`` (see the module docstring)."""
+    cfg = cfg or FloorConfig()
+    ups = [tr.body_up[tr.usable] for tr in tracks if tr.usable.any()]
+    if not ups:
+        return FloorFit(False, "no usable frame with the feet in view")
+    prior = _unit(np.concatenate(ups).mean(0))
+    frames_total = sum(int(tr.usable.sum()) for tr in tracks)
+    if frames_total < cfg.min_frames:
+        return FloorFit(False, f"only {frames_total} usable person-frame(s): a floor needs "
+                               f"people seen standing in at least {cfg.min_frames} frames")
+    normal, offset = prior, 0.0
+    points = np.zeros((0, 3))
+    where = np.zeros((0, 2), np.int64)
+    inl = np.zeros(0, bool)
+    for _ in range(cfg.iterations):
+        points, where = _candidates(tracks, normal, cfg)
+        if len(points) < max(3, cfg.min_inliers):
+            return FloorFit(False, f"only {len(points)} slow, low foot positions (need "
+                                   f"{cfg.min_inliers}): nobody seen standing or walking",
+                            candidates=len(points))
+        init = _ransac(points, prior, cfg)
+        if init is None:
+            return FloorFit(False, "no plane of the feet is within "
+                                   f"{cfg.max_tilt_deg:g} degrees of the people's up axis",
+                            candidates=len(points))
+        normal, offset, inl = _refine(points, init, prior, cfg)
+    res = points[inl] @ normal + offset
+    fit = FloorFit(
+        True, normal=normal, offset=float(offset), inliers=int(inl.sum()),
+        candidates=len(points), residual_m=float(np.sqrt(np.mean(res**2))) if inl.any() else
+        float("nan"), frames=len({(int(a), int(b)) for a, b in where[inl]}),
+        tracks=len({int(a) for a in where[inl, 0]}),
+        body_tilt_deg=float(np.degrees(np.arccos(np.clip(normal @ prior, -1, 1)))),
+    )
+    pel = np.concatenate([tr.pelvis[tr.usable] for tr in tracks])
+    fit.pelvis_height_m = float(np.median(fit.height(pel)))
+    if fit.inliers < cfg.min_inliers:
+        fit.ok, fit.reason = False, (f"only {fit.inliers} foot positions agree on a plane "
+                                     f"(need {cfg.min_inliers})")
+    elif fit.frames < cfg.min_frames:
+        fit.ok, fit.reason = False, (f"the floor points come from {fit.frames} frame(s) "
+                                     f"(need {cfg.min_frames})")
+    elif fit.residual_m > cfg.max_residual_m:
+        fit.ok, fit.reason = False, (f"the feet scatter {fit.residual_m * 100:.1f} cm about the "
+                                     "best plane: no consistent floor")
+    elif fit.body_tilt_deg > cfg.max_tilt_deg:
+        fit.ok, fit.reason = False, (f"the people lean {fit.body_tilt_deg:.0f} degrees from the "
+                                     "plane's normal: nobody is standing on it")
+    elif fit.pelvis_height_m < cfg.min_pelvis_m:
+        fit.ok, fit.reason = False, (f"the pelvis is {fit.pelvis_height_m:.2f} m above the plane"
+                                     ": nobody is standing on it")
+    return fit

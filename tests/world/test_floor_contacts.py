@@ -1,0 +1,160 @@
+"""Floor fit, contacts and two-bone IK on analytic data (no body model): known planes, known
+contact signals, exact IK geometry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from ehps.world.contacts import ContactConfig, detect_contacts, runs
+from ehps.world.floor import FloorConfig, FootTrack, fit_floor, fit_plane_with_prior
+from ehps.world.frame import make_world_frame
+from ehps.world.skate import _two_bone
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b),
+                                              -1, 1))))
+
+
+def _plane_basis(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    u = np.cross(normal, [1.0, 0, 0])
+    u /= np.linalg.norm(u)
+    return u, np.cross(normal, u)
+
+
+def test_plane_fit_recovers_a_noisy_plane():
+    rng = np.random.default_rng(0)
+    n = Rotation.from_rotvec([0.3, 0.1, -0.2]).apply([0.0, -1.0, 0.0])
+    u, v = _plane_basis(n)
+    pts = rng.uniform(-2, 2, (300, 1)) * u + rng.uniform(-2, 2, (300, 1)) * v - 1.7 * n
+    pts += rng.normal(0, 0.01, pts.shape)
+    fit_n, d = fit_plane_with_prior(pts, np.ones(len(pts)), n, 0.0)
+    assert _angle_deg(fit_n, n) < 0.5
+    assert abs(d - 1.7) < 0.01
+
+
+def test_prior_only_decides_the_unconstrained_roll():
+    """Points along one line (a single straight walk): the roll about the line comes from the
+    prior, the pitch along it from the points, even with a prior 10 degrees off in both."""
+    rng = np.random.default_rng(1)
+    n = np.array([0.0, -np.cos(0.3), -np.sin(0.3)])
+    u, _ = _plane_basis(n)
+    pts = rng.uniform(-3, 3, (200, 1)) * u - 2.0 * n + rng.normal(0, 0.005, (200, 3))
+    wrong = Rotation.from_rotvec(np.radians(10) * _plane_basis(n)[1]).apply(n)  # tilts along u
+    fit_n, _ = fit_plane_with_prior(pts, np.ones(len(pts)), wrong, 0.1)
+    along = abs(np.degrees(np.arcsin(fit_n @ u)))
+    assert along < 0.3  # the points fix the tilt along the line despite the prior
+    prior_roll = Rotation.from_rotvec(np.radians(7) * u).apply(n)  # rolls about the line
+    fit_n2, _ = fit_plane_with_prior(pts, np.ones(len(pts)), prior_roll, 0.1)
+    assert _angle_deg(fit_n2, prior_roll) < 1.0  # ...and the prior fixes the roll about it
+
+
+def _walkers(rng: np.random.Generator, normal: np.ndarray, height: float, n_frames: int = 80,
+             fps: float = 25.0) -> list[FootTrack]:
+    """Feet of people walking on the plane: stance feet planted, swing feet arcing."""
+    u, v = _plane_basis(normal)
+    up = -normal if normal @ np.array([0, -1.0, 0]) < 0 else normal
+    tracks = []
+    for k, (start, heading) in enumerate(((-1.0, 0.3), (1.5, 2.2), (0.0, -1.1))):
+        direction = np.cos(heading) * u + np.sin(heading) * v
+        side = np.cross(up, direction)
+        origin = start * v + 4.0 * u * (k - 1) - height * up
+        t = np.arange(n_frames) / fps
+        feet = np.zeros((n_frames, 2, 2, 3))
+        for f, phase in ((0, 0.0), (1, 0.5)):
+            cyc = (t * 0.9 + phase) % 1.0
+            step = np.floor(t * 0.9 + phase)
+            swing = cyc > 0.6
+            s = np.where(swing, (cyc - 0.6) / 0.4, 0.0)
+            along = (step + s) * 1.2
+            lift = np.where(swing, 0.12 * np.sin(np.pi * s), 0.0)
+            base = origin + along[:, None] * direction + (0.1 if f else -0.1) * side
+            feet[:, f, 0] = base + (0.08 + lift)[:, None] * up
+            feet[:, f, 1] = base + 0.15 * direction + (0.03 + lift)[:, None] * up
+        feet += rng.normal(0, 0.008, feet.shape)
+        pelvis = feet[:, :, 0].mean(1) + 0.85 * up
+        tracks.append(FootTrack(k, feet, np.array([[0.08, 0.03], [0.08, 0.03]]), pelvis,
+                                np.tile(up, (n_frames, 1)), np.ones(n_frames, bool), fps))
+    return tracks
+
+
+def test_fit_floor_from_walking_feet_with_outliers():
+    rng = np.random.default_rng(2)
+    n_true = Rotation.from_rotvec([0.35, 0.05, 0.08]).apply([0.0, -1.0, 0.0])  # ~20 deg pitch
+    tracks = _walkers(rng, n_true, 2.4)
+    tracks[0].feet[20:50] -= 0.3 * n_true  # a run of bad frames: feet 30 cm under the floor
+    fit = fit_floor(tracks)
+    assert fit.ok, fit.reason
+    assert _angle_deg(fit.normal, n_true) < 1.0
+    assert abs(fit.offset - 2.4) < 0.02
+    assert fit.residual_m < 0.02 and fit.tracks == 3
+    assert fit.inliers < fit.candidates  # the bad frames were rejected
+    world = make_world_frame(fit, tracks[0].pelvis[0], "y")
+    u, v = _plane_basis(n_true)
+    floor_pts = -2.4 * n_true + rng.uniform(-3, 3, (50, 1)) * u + rng.uniform(-3, 3, (50, 1)) * v
+    assert np.abs(world.points(floor_pts)[:, 1]).max() < 0.06  # the floor is Y = 0
+    z = make_world_frame(fit, tracks[0].pelvis[0], "z")
+    np.testing.assert_allclose(z.points(floor_pts)[:, 2], world.points(floor_pts)[:, 1])
+    assert abs(world.points(tracks[0].pelvis[0])[[0, 2]]).max() < 1e-9  # origin under pelvis
+
+
+@pytest.mark.parametrize("case", ["one_frame", "lying", "feet_hidden"])
+def test_no_floor_is_invented(case):
+    rng = np.random.default_rng(3)
+    tracks = _walkers(rng, np.array([0.0, -1.0, 0.0]), 1.6)
+    if case == "one_frame":
+        tracks = [FootTrack(t.track_id, t.feet[:1], t.clearance, t.pelvis[:1], t.body_up[:1],
+                            t.usable[:1], t.fps) for t in tracks[:1]]
+    elif case == "lying":  # people lying on their side: body up along the floor
+        for t in tracks:
+            t.body_up[:] = [1.0, 0.0, 0.0]
+            t.pelvis[:] = t.feet[:, 0, 0] + [0.0, -0.1, 0.0]
+    else:
+        for t in tracks:
+            t.usable[:] = False
+    fit = fit_floor(tracks, FloorConfig())
+    assert not fit.ok and fit.reason
+    world = make_world_frame(fit, None, "y")
+    assert not world.has_floor
+    np.testing.assert_allclose(world.world_from_camera[:3, :3], np.diag([1.0, -1.0, -1.0]))
+
+
+def test_contacts_hysteresis_gaps_and_blips():
+    t = 40
+    h = np.full((t, 1), 0.2)
+    v = np.full((t, 1), 1.0)
+    h[5:20], v[5:20] = 0.01, 0.05  # a contact
+    h[12], v[12] = 0.065, 0.5  # inside hysteresis: stays in contact
+    h[25:27], v[25:27] = 0.01, 0.05  # a 2-frame blip: dropped
+    h[30:34], v[30:34] = 0.01, 0.05
+    h[34], v[34] = 0.3, 1.0  # a 1-frame gap: filled
+    h[35:39], v[35:39] = 0.01, 0.05
+    valid = np.ones(t, bool)
+    c = detect_contacts(h, v, valid, ContactConfig())
+    assert runs(c[:, 0]) == [(5, 19), (30, 38)]
+    valid[15] = False  # an unseen frame ends a contact
+    c = detect_contacts(h, v, valid, ContactConfig())
+    assert runs(c[:, 0]) == [(5, 14), (16, 19), (30, 38)]
+
+
+def test_two_bone_ik_is_exact():
+    rng = np.random.default_rng(4)
+    n = 200
+    hip = rng.normal(size=(n, 3))
+    d1 = rng.normal(size=(n, 3))
+    d1 /= np.linalg.norm(d1, axis=1, keepdims=True)
+    d2 = rng.normal(size=(n, 3))
+    d2 /= np.linalg.norm(d2, axis=1, keepdims=True)
+    knee = hip + 0.45 * d1
+    ankle = knee + 0.42 * d2
+    target = ankle + rng.normal(0, 0.08, (n, 3))
+    reach = np.linalg.norm(target - hip, axis=1)
+    ok = (reach < 0.86) & (reach > 0.05)
+    knee_x = np.cross(d1, d2)
+    r_hip, r_knee = _two_bone(hip[ok], knee[ok], ankle[ok], target[ok], knee_x[ok])
+    new_knee = hip[ok] + (r_hip @ (knee[ok] - hip[ok])[..., None])[..., 0]
+    new_ankle = new_knee + (r_hip @ r_knee @ (ankle[ok] - knee[ok])[..., None])[..., 0]
+    np.testing.assert_allclose(new_ankle, target[ok], atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(new_knee - hip[ok], axis=1), 0.45, atol=1e-9)
