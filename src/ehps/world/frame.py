@@ -21,11 +21,19 @@ import numpy as np
 
 from ehps.world.floor import FloorFit
 
-__all__ = ["WorldFrame", "make_world_frame", "Z_UP_FROM_Y_UP", "camera_angles"]
+__all__ = ["WorldFrame", "make_world_frame", "Z_UP_FROM_Y_UP", "camera_angles", "rigid_inverse"]
 
 #: (3, 3) rotation from the y-up world to the z-up world: (x, y, z) -> (x, -z, y).
 Z_UP_FROM_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 _GLTF_FROM_OPENCV = np.diag([1.0, -1.0, -1.0])
+
+
+def rigid_inverse(m: np.ndarray) -> np.ndarray:
+    """(4, 4) inverse of a rigid transform ``[R | t]``: ``[R^T | -R^T t]``."""
+    out = np.eye(4)
+    out[:3, :3] = m[:3, :3].T
+    out[:3, 3] = -m[:3, :3].T @ m[:3, 3]
+    return out
 
 
 @dataclass
@@ -52,11 +60,7 @@ class WorldFrame:
 
     @property
     def camera_from_world(self) -> np.ndarray:
-        m = self.world_from_camera
-        out = np.eye(4)
-        out[:3, :3] = m[:3, :3].T
-        out[:3, 3] = -m[:3, :3].T @ m[:3, 3]
-        return out
+        return rigid_inverse(self.world_from_camera)
 
     def points(self, p_cam: np.ndarray) -> np.ndarray:
         """(..., 3) camera points -> world points."""

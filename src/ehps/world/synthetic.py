@@ -22,6 +22,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from ehps.geometry.camera import Intrinsics
+from ehps.world.frame import rigid_inverse
 
 __all__ = ["walk_pose", "place_walker", "Walker", "SyntheticScene", "camera_pose"]
 
@@ -178,11 +179,7 @@ class SyntheticScene:
 
     @property
     def camera_from_world(self) -> np.ndarray:
-        m = self.world_from_camera
-        out = np.eye(4)
-        out[:3, :3] = m[:3, :3].T
-        out[:3, 3] = -m[:3, :3].T @ m[:3, 3]
-        return out
+        return rigid_inverse(self.world_from_camera)
 
     def floor_in_camera(self) -> tuple[np.ndarray, float]:
         """The true floor as (normal, offset) in the camera frame (height = n . p + d)."""
