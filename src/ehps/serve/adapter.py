@@ -20,7 +20,7 @@ from typing import Any
 
 from ehps.serve.config import EstimatorChoice
 
-__all__ = ["JobSpec", "JobFailed", "Progress", "load_predictor", "run_job"]
+__all__ = ["JobSpec", "JobFailed", "Progress", "clean_message", "load_predictor", "run_job"]
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,7 @@ def load_predictor(choice: EstimatorChoice) -> Any:
                                      smplx_path=choice.smplx_path)
 
 
-def _config_fields(cls: type) -> set[str]:
-    import dataclasses
-
-    return {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
-
-
-def _clean(message: str, spec: JobSpec) -> str:
+def clean_message(message: str, spec: JobSpec) -> str:
     """A pipeline message with the server's paths replaced by the uploaded name."""
     out = message.replace(spec.input_path, spec.display_name)
     out = out.replace(str(Path(spec.input_path).parent), "upload")
@@ -122,7 +116,7 @@ def run_job(
     meshes = predictor.body_model() is not None
     output = OutputConfig(out_dir=str(out), save_mesh=("glb",) if meshes else (), render=meshes,
                           render_backend=spec.render_backend)
-    if meshes and spec.kind == "video" and "export_anim" in _config_fields(OutputConfig):
+    if meshes and spec.kind == "video":
         output = replace(output, export_anim=("glb", "bvh"))  # animations for a video
     config = InferConfig(input=InputConfig(max_frames=spec.max_frames),
                          estimator=EstimatorConfig(pose_batch=8), output=output, progress=False)
@@ -145,7 +139,7 @@ def run_job(
     summary = report.to_json()
     summary["has_meshes"] = meshes
     summary["seconds"] = round(time.perf_counter() - t0, 3)
-    failures = [_clean(f"{e}", spec) for _, e in report.failures]
+    failures = [clean_message(f"{e}", spec) for _, e in report.failures]
     if report.frames_done == 0:
         cause = failures[0] if failures else "no frame could be decoded"
         raise JobFailed("unreadable", f"{spec.display_name} could not be read: {cause}")

@@ -21,10 +21,18 @@ import multiprocessing as mp
 import os
 import threading
 import traceback
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ehps.serve.adapter import JobFailed, JobSpec, Progress, load_predictor, run_job
+from ehps.serve.adapter import (
+    JobFailed,
+    JobSpec,
+    Progress,
+    clean_message,
+    load_predictor,
+    run_job,
+)
 from ehps.serve.config import EstimatorChoice
 
 __all__ = ["ProcessSlot", "SlotDied", "job_worker_main", "probe_worker_main"]
@@ -125,6 +133,18 @@ class ProcessSlot:
 # ---------------------------------------------------------------------------- child side
 
 
+def _requests(conn: Connection) -> Iterator[tuple[Any, ...]]:
+    """The parent's messages to a worker (in the child), until "stop" or a closed pipe."""
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg[0] == "stop":
+            return
+        yield msg
+
+
 def _quiet_child() -> None:
     """Children get one torch thread pool each and no progress bars."""
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -149,13 +169,7 @@ def job_worker_main(conn: Connection, warm: EstimatorChoice | None, threads: int
         with contextlib.suppress(Exception):  # a broken estimator is reported by its first job
             cache[warm.id] = load_predictor(warm)
     send("ready")
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg[0] == "stop":
-            return
+    for msg in _requests(conn):
         if msg[0] != "run":
             continue
         spec: JobSpec = msg[1]
@@ -178,8 +192,7 @@ def job_worker_main(conn: Connection, warm: EstimatorChoice | None, threads: int
         except Exception as exc:  # the job fails, the worker goes on
             from ehps.errors import EhpsError
 
-            text = str(exc).replace(spec.input_path, spec.display_name)
-            text = text.replace(spec.out_dir, "results")
+            text = clean_message(str(exc), spec)
             code = "error" if isinstance(exc, EhpsError) else "internal"
             if code == "internal":
                 log.error("job %s failed:\n%s", spec.job_id, traceback.format_exc())
@@ -192,13 +205,7 @@ def probe_worker_main(conn: Connection) -> None:
     _quiet_child()
     from ehps.serve.probe import UploadRejected, probe_file
 
-    while True:
-        try:
-            msg = conn.recv()
-        except (EOFError, OSError):
-            return
-        if msg[0] == "stop":
-            return
+    for msg in _requests(conn):
         _, path, kind, limits = msg
         try:
             conn.send(("probed", probe_file(path, kind, **limits)))
