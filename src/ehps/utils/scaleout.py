@@ -204,6 +204,11 @@ def launch(options: ScaleOut, function: Callable[..., T], *args: Any) -> T | Non
     """
     if options.single:
         return function(SINGLE, *args)
+    import logging
+
+    if logging.getLogger().getEffectiveLevel() >= logging.WARNING:  # not -v: no banners
+        for name in ("lightning.fabric", "lightning.pytorch"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     from lightning.fabric import Fabric
     from lightning.fabric.strategies import DDPStrategy
 
