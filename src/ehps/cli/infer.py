@@ -49,8 +49,15 @@ def run(args: argparse.Namespace) -> int:
 
         check_fbx()
     check_out_dir(config.output.out_dir)  # before torch, models or inputs are loaded
+    from ehps.utils.scaleout import launch, started_as_rank
 
-    from ehps.utils.scaleout import launch
+    if not scale.single and not started_as_rank():
+        # refused (in use, earlier results) before the other processes are started
+        from ehps.io.outdir import OutputFolder
+
+        out = config.output
+        with OutputFolder(out.out_dir, resume=out.resume, overwrite=out.overwrite):
+            pass
 
     report = launch(scale, infer_rank, list(args.inputs), config)
     if report is None:  # a rank other than 0: rank 0 prints the whole run's report

@@ -38,7 +38,8 @@ from typing import Any, TypeVar
 
 from ehps.errors import EhpsError, InputError
 
-__all__ = ["ScaleOut", "Ranks", "SINGLE", "launch", "parse_devices", "TIMEOUT", "STRATEGIES"]
+__all__ = ["ScaleOut", "Ranks", "SINGLE", "launch", "parse_devices", "started_as_rank", "TIMEOUT",
+           "STRATEGIES"]
 
 T = TypeVar("T")
 
@@ -173,6 +174,14 @@ class Ranks:
             dist.barrier()
 
 
+def started_as_rank() -> bool:
+    """This process was started as one rank of a job (by Lightning for an extra local rank, by
+    torchrun or by SLURM): it must not do what only the launching process does."""
+    import os
+
+    return any(k in os.environ for k in ("LOCAL_RANK", "RANK", "SLURM_PROCID"))
+
+
 #: The single process of a job without ``--devices``: no Lightning, no process group.
 SINGLE = Ranks()
 
@@ -206,11 +215,12 @@ def launch(options: ScaleOut, function: Callable[..., T], *args: Any) -> T | Non
         return function(SINGLE, *args)
     import logging
 
+    from lightning.fabric import Fabric
+    from lightning.fabric.strategies import DDPStrategy
+
     if logging.getLogger().getEffectiveLevel() >= logging.WARNING:  # not -v: no banners
         for name in ("lightning.fabric", "lightning.pytorch"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    from lightning.fabric import Fabric
-    from lightning.fabric.strategies import DDPStrategy
 
     strategy = DDPStrategy(process_group_backend="gloo", timeout=TIMEOUT,
                            start_method="spawn" if options.strategy == "ddp_spawn" else "popen")
