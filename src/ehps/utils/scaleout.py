@@ -138,9 +138,9 @@ class Ranks:
             ``step()``'s value.
 
         Raises:
-            the error ``step`` raised here; or, when ``step`` worked here but failed on another
-            rank, an :class:`~ehps.errors.EhpsError` of the same class with that rank's message
-            (every rank stops with it; rank 0 reports it).
+            Exception: the error ``step`` raised here; or, when ``step`` worked here but failed
+                on another rank, an :class:`~ehps.errors.EhpsError` of the same class with that
+                rank's message (every rank stops with it; rank 0 reports it).
         """
         failure: tuple[type[BaseException], str] | None = None
         try:
