@@ -280,6 +280,8 @@ def run_inference(
             return check_out_dir(out_cfg.out_dir)
 
         out = ranks.agree(claim)
+        if ranks.distributed:  # every rank must see rank 0's folder (and lock file)
+            ranks.agree(lambda: _check_shared(out, ranks))
         if predictor is None:
             predictor = ranks.agree(lambda: Predictor.from_config(
                 config.estimator, config.detection,
@@ -308,6 +310,19 @@ def run_inference(
             if finished or not ranks.distributed:  # (no collectives while interrupted)
                 report = _conclude(share, ranks, plan, config, finished, t_start)
     return report
+
+
+def _check_shared(out: Path, ranks: Ranks) -> None:
+    from ehps.errors import OutputError
+    from ehps.io.outdir import LOCK_NAME
+
+    try:
+        import fcntl  # noqa: F401  (the lock file exists where folders are locked)
+    except ImportError:  # pragma: no cover - Windows
+        return
+    if ranks.rank and not (out / LOCK_NAME).exists():
+        raise OutputError(f"--out {out}: rank {ranks.rank} does not see the folder rank 0 "
+                          "locked; with several nodes, put --out on a file system they share")
 
 
 def _conclude(share: Share, ranks: Ranks, plan: RunPlan, config: InferConfig, finished: bool,
