@@ -217,6 +217,7 @@ def launch(options: ScaleOut, function: Callable[..., T], *args: Any) -> T | Non
 
     from lightning.fabric import Fabric
     from lightning.fabric.strategies import DDPStrategy
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     if logging.getLogger().getEffectiveLevel() >= logging.WARNING:  # not -v: no banners
         for name in ("lightning.fabric", "lightning.pytorch"):
@@ -227,7 +228,7 @@ def launch(options: ScaleOut, function: Callable[..., T], *args: Any) -> T | Non
     try:
         fabric = Fabric(accelerator=options.accelerator, devices=options.devices,
                         num_nodes=options.num_nodes, strategy=strategy)
-    except (ValueError, RuntimeError, TypeError) as exc:
+    except (ValueError, RuntimeError, TypeError, MisconfigurationException) as exc:
         text = " ".join(str(exc).split())
         raise InputError(f"cannot run on --devices {options.devices} --num-nodes "
                          f"{options.num_nodes} --accelerator {options.accelerator}: {text}"
