@@ -17,10 +17,12 @@ __all__ = [
     "add_body_model",
     "add_dtype",
     "add_quiet",
+    "add_scale_out",
     "add_smplx_dir",
     "doc_parser",
     "positive",
     "print_help_by_default",
+    "scale_out_from_args",
 ]
 
 #: Storage dtypes of converted weight files (``ehps convert``, ``ehps weights``).
@@ -84,3 +86,47 @@ def positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
         return value
 
     return parse
+
+
+def _devices(text: str) -> Any:
+    from ehps.errors import InputError
+    from ehps.utils.scaleout import parse_devices
+
+    try:
+        return parse_devices(text)
+    except InputError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of processes per node (1 or more) or 'auto', got {text!r}"
+        ) from None
+
+
+def add_scale_out(p: argparse.ArgumentParser, units: str) -> None:
+    """``--devices`` / ``--num-nodes`` / ``--accelerator`` / ``--strategy``: run a batch job as
+    several processes with Lightning (:mod:`ehps.utils.scaleout`); ``units`` says what is dealt
+    out to them (help text)."""
+    from ehps.utils.scaleout import STRATEGIES
+
+    g = p.add_argument_group(
+        "scale-out (Lightning)",
+        f"Run as several processes, on one machine or several: the {units} are dealt out "
+        "round-robin, every process writes its own results, and the first merges the summary. "
+        "Without --devices / --num-nodes the job runs in this one process.")
+    g.add_argument("--devices", type=_devices, default=None, metavar="N|auto",
+                   help="processes per node (GPUs: one per GPU; 'auto': every GPU, else 1)")
+    g.add_argument("--num-nodes", type=positive(int), default=None, metavar="N",
+                   help="nodes (start the command on each with torchrun or srun; the output "
+                        "folder must be on a file system they share)")
+    g.add_argument("--accelerator", choices=("auto", "cpu", "gpu", "cuda"), default=None,
+                   help="what each process runs on (default auto: GPUs when there are any)")
+    g.add_argument("--strategy", choices=STRATEGIES, default=None,
+                   help="ddp (default: the command is started once per extra process) or "
+                        "ddp_spawn")
+
+
+def scale_out_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`ehps.utils.scaleout.ScaleOut` of :func:`add_scale_out`'s flags."""
+    from ehps.utils.scaleout import ScaleOut
+
+    return ScaleOut(devices=args.devices if args.devices is not None else 1,
+                    num_nodes=args.num_nodes or 1, accelerator=args.accelerator or "auto",
+                    strategy=args.strategy or "ddp")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ehps.config.infer import InferConfig, TrackingConfig
-from ehps.errors import InputError
+from ehps.errors import EhpsError, InputError
 from ehps.geometry.camera import Intrinsics
 from ehps.inference.detect import PeopleFinder
 from ehps.inference.front import FrontStages, SequenceStats
@@ -42,11 +42,11 @@ from ehps.inference.report import (
     ProgressEvent,
     SequenceReport,
 )
+from ehps.inference.shards import RunPlan, Share, merge_shares, plan_run
 from ehps.inference.smoothing import TrackSmoothers
 from ehps.inference.sources import (
     BoxesTable,
     Frame,
-    InputItem,
     expand_inputs,
     iter_images,
     iter_video,
@@ -56,10 +56,12 @@ from ehps.inference.sources import (
 from ehps.inference.tracking import IoUTracker
 from ehps.inference.video_timing import VideoStats
 from ehps.inference.writer import SequenceWriter
-from ehps.io.outdir import OutputFolder, sequence_folder_name
+from ehps.io.manifest import MANIFEST_NAME, merge_parts, part_name
+from ehps.io.outdir import OutputFolder, check_out_dir
 from ehps.structures import FrameResult
 from ehps.utils.io import atomic_write_json
 from ehps.utils.progress import progress_bar
+from ehps.utils.scaleout import Ranks
 
 __all__ = ["ProgressEvent", "SequenceReport", "InferReport", "SequenceRun", "run_inference",
            "EXIT_FAILURES", "video_finder"]
@@ -118,18 +120,21 @@ class SequenceRun:
         fps: its frame rate.
         settings: what its manifest records for ``--resume``.
         progress, on_result: callbacks (see :func:`run_inference`).
+        manifest_name: the manifest's name in ``folder`` (a scale-out rank's part).
     """
 
     def __init__(self, name: str, folder: Path, total: int | None, predictor: Predictor,
                  config: InferConfig, boxes: BoxesTable | None, video: bool, tracked: bool,
                  fps: float, settings: dict[str, Any], progress: ProgressCallback | None,
-                 on_result: Callable[[FrameResult], None] | None = None) -> None:
+                 on_result: Callable[[FrameResult], None] | None = None, *,
+                 manifest_name: str = MANIFEST_NAME) -> None:
         out = config.output
         est = predictor.estimator
         faces = predictor.faces if (out.render or out.save_mesh) else None
         self.writer = SequenceWriter(folder, settings, resume=out.resume, video=video,
                                      save_mesh=out.save_mesh, render=out.render, fps=fps,
-                                     tracks=tracked, weights=predictor.weights, faces=faces)
+                                     tracks=tracked, weights=predictor.weights, faces=faces,
+                                     manifest_name=manifest_name)
         self.report = SequenceReport(name, folder, "video" if video else "images",
                                      SequenceStats())
         stats = self.report.stats
@@ -222,6 +227,7 @@ def run_inference(
     predictor: Predictor | None = None,
     progress: ProgressCallback | None = None,
     on_result: Callable[[FrameResult], None] | None = None,
+    ranks: Ranks | None = None,
 ) -> InferReport:
     """Estimate every person in images, folders, globs and videos and write the results.
 
@@ -235,9 +241,15 @@ def run_inference(
         on_result: called with each newly estimated frame's
             :class:`~ehps.structures.FrameResult` (in memory: people with meshes, cameras and
             estimator extras such as fit errors), in frame order, after its files were queued.
+        ranks: this process's place in a scale-out job (:mod:`ehps.utils.scaleout`); ``None``:
+            the only process. Each rank runs its share of the run's units
+            (:mod:`ehps.inference.shards`); rank 0 locks the output folder, merges the ranks'
+            reports and writes ``summary.json``. A rank that stops on an error is named in the
+            merged report's failures; the other ranks' results are kept.
 
     Returns:
-        :class:`InferReport`; ``report.exit_code`` is 3 when something could not be used.
+        :class:`InferReport` (rank 0: the whole run's; other ranks: their share's);
+        ``report.exit_code`` is 3 when something could not be used.
 
     Raises:
         InputError: nothing usable was given, the boxes file is malformed, or ``--resume``
@@ -245,6 +257,9 @@ def run_inference(
         OutputError: the output folder is unusable, in use, or holds an earlier run (without
             ``resume`` / ``overwrite``); or writing failed (the message names the path).
     """
+    from ehps.utils.scaleout import SINGLE
+
+    ranks = ranks or SINGLE
     t_start = time.perf_counter()
     items = expand_inputs(inputs)
     usable = [it for it in items if it.kind != "missing"]
@@ -256,68 +271,134 @@ def run_inference(
         from ehps.world.animation import check_formats
 
         check_formats(out_cfg.export_anim)  # a missing extra (FBX: Blender) stops before work
-    with OutputFolder(out_cfg.out_dir, resume=out_cfg.resume,
-                      overwrite=out_cfg.overwrite) as folder:
-        out = folder.path
+    plan = plan_run(usable, config)
+    with contextlib.ExitStack() as stack:
+        def claim() -> Path:  # rank 0 locks the folder (and clears it with --overwrite)
+            if ranks.rank == 0:
+                return stack.enter_context(OutputFolder(
+                    out_cfg.out_dir, resume=out_cfg.resume, overwrite=out_cfg.overwrite)).path
+            return check_out_dir(out_cfg.out_dir)
+
+        out = ranks.agree(claim)
+        if ranks.distributed:  # every rank must see rank 0's folder (and lock file)
+            ranks.agree(lambda: _check_shared(out, ranks))
         if predictor is None:
-            predictor = Predictor.from_config(
+            predictor = ranks.agree(lambda: Predictor.from_config(
                 config.estimator, config.detection,
-                require_body_model=bool(out_cfg.save_mesh or out_cfg.render))
-        report = InferReport(out_dir=out, estimator=predictor.name)
-        report.failures.extend((str(it.path), it.error) for it in items if it.kind == "missing")
+                require_body_model=bool(out_cfg.save_mesh or out_cfg.render)))
+        share = Share(InferReport(out_dir=out, estimator=predictor.name))
+        if ranks.rank == 0:
+            share.report.failures.extend((str(it.path), it.error) for it in items
+                                         if it.kind == "missing")
+            share.add_failures((0, 0))
         predictor.estimator.timings.clear()
+        finished = False
         try:
-            _run_sequences(usable, out, config, predictor, boxes, report, progress, on_result)
-            if out_cfg.export_anim:
-                _export_animations(report, config)
+            try:
+                _run_share(plan, ranks, out, config, predictor, boxes, share, progress,
+                           on_result)
+            except Exception as exc:  # scale-out: this rank stops; the others' work is kept
+                if not ranks.distributed:
+                    raise
+                share.stopped = exc.one_line() if isinstance(exc, EhpsError) else \
+                    f"{type(exc).__name__}: {exc}"
+                log.error("rank %d of %d stopped: %s", ranks.rank, ranks.world_size,
+                          share.stopped)
+            finished = True
         finally:
-            report.seconds = time.perf_counter() - t_start
-            report.timings = _stage_timings(report, predictor)
-            with contextlib.suppress(OSError):
-                report.summary_path = out / "summary.json"
-                atomic_write_json(report.summary_path, report.to_json())
+            share.timings = _stage_timings(share.report, predictor)
+            if finished or not ranks.distributed:  # (no collectives while interrupted)
+                report = _conclude(share, ranks, plan, config, finished, t_start)
     return report
 
 
-def _run_sequences(items: list[InputItem], out: Path, config: InferConfig,
-                   predictor: Predictor, boxes: BoxesTable | None, report: InferReport,
-                   progress: ProgressCallback | None,
-                   on_result: Callable[[FrameResult], None] | None) -> None:
+def _check_shared(out: Path, ranks: Ranks) -> None:
+    from ehps.errors import OutputError
+    from ehps.io.outdir import LOCK_NAME
+
+    try:
+        import fcntl  # noqa: F401  (the lock file exists where folders are locked)
+    except ImportError:  # pragma: no cover - Windows
+        return
+    if ranks.rank and not (out / LOCK_NAME).exists():
+        raise OutputError(f"--out {out}: rank {ranks.rank} does not see the folder rank 0 "
+                          "locked; with several nodes, put --out on a file system they share")
+
+
+def _conclude(share: Share, ranks: Ranks, plan: RunPlan, config: InferConfig, finished: bool,
+              t_start: float) -> InferReport:
+    """Rank 0: merge every rank's share, then the animations and ``summary.json``; the other
+    ranks return their own share's report."""
+    shares = ranks.gather(share)
+    if shares is None:
+        return share.report
+    out = share.report.out_dir
+    images_manifest = None
+    if ranks.distributed and plan.images:
+        images_manifest = merge_parts(out, complete=not any(s.stopped for s in shares))
+    report = merge_shares(shares, plan, out, share.report.estimator, images_manifest)
+    try:
+        if finished and config.output.export_anim:
+            _export_animations(report, config)
+    finally:
+        report.seconds = time.perf_counter() - t_start
+        with contextlib.suppress(OSError):
+            report.summary_path = out / "summary.json"
+            atomic_write_json(report.summary_path, report.to_json())
+    return report
+
+
+def _run_share(plan: RunPlan, ranks: Ranks, out: Path, config: InferConfig,
+               predictor: Predictor, boxes: BoxesTable | None, share: Share,
+               progress: ProgressCallback | None,
+               on_result: Callable[[FrameResult], None] | None) -> None:
+    """This rank's units (all of them in a one-process run): its images, then its videos."""
     inp = config.input
-    images = [it.path for it in items if it.kind == "image"]
-    used: set[str] = set()
+    report = share.report
+    images, videos = plan.share(ranks.take(plan.units))
     if images:
-        stop = None if inp.max_frames is None else inp.start + inp.max_frames
-        chosen = images[inp.start : stop]
         settings = _settings(predictor, config, {"kind": "images", "sequence": inp.sequence,
                                                  "fps": inp.fps})
-        SequenceRun("images", out, len(chosen), predictor, config, boxes, False, inp.sequence,
-                  inp.fps, settings, progress, on_result).run(
-            iter_images(chosen, fps=inp.fps, start_index=inp.start), report)
-    for item in (it for it in items if it.kind == "video"):
-        name = sequence_folder_name(item.path.stem, used)
         try:
-            info = probe_video(item.path)
+            SequenceRun("images", out, len(images), predictor, config, boxes, False,
+                        inp.sequence, inp.fps, settings, progress, on_result,
+                        manifest_name=part_name(ranks.rank) if ranks.distributed
+                        else MANIFEST_NAME).run(
+                iter_images([p for _, p in images], fps=inp.fps,
+                            indices=[i for i, _ in images]), report)
+        finally:
+            share.sequence_keys += [(1, 0, 0)] * (len(report.sequences) -
+                                                  len(share.sequence_keys))
+            share.add_failures((1, 0), plan.frame_of())
+    for number, path, name in videos:
+        try:
+            info = probe_video(path)
         except InputError as exc:
-            report.failures.append((str(item.path), str(exc)))
+            report.failures.append((str(path), str(exc)))
+            share.add_failures((2, number))
             log.warning("%s", exc)
             continue
         track = config.tracking.enabled
         settings = _settings(predictor, config, {
-            "kind": "video", "video": os.path.abspath(item.path), "track": track,
+            "kind": "video", "video": os.path.abspath(path), "track": track,
             "size": [info.width, info.height]})
         total = info.num_frames - inp.start if info.num_frames else None
         if total is not None and inp.max_frames is not None:
             total = min(total, inp.max_frames)
-        vstats = VideoStats(str(item.path))
-        frames = iter_video(item.path, inp.start, inp.max_frames, stats=vstats)
+        vstats = VideoStats(str(path))
+        frames = iter_video(path, inp.start, inp.max_frames, stats=vstats)
         run = SequenceRun(name, out / name, total, predictor, config, boxes, True, track,
                           info.fps, settings, progress, on_result)
         run.report.video = vstats
-        run.run(frames, report)
-        # frames the container lost (a gap, a truncated file) are reported like unreadable ones:
-        # named in the summary and counted in the exit status
-        report.failures.extend((str(item.path), w) for w in vstats.warnings)
+        try:
+            run.run(frames, report)
+            # frames the container lost (a gap, a truncated file) are reported like unreadable
+            # ones: named in the summary and counted in the exit status
+            report.failures.extend((str(path), w) for w in vstats.warnings)
+        finally:
+            share.sequence_keys += [(2, number, 0)] * (len(report.sequences) -
+                                                       len(share.sequence_keys))
+            share.add_failures((2, number))
 
 
 def _export_animations(report: InferReport, config: InferConfig) -> None:

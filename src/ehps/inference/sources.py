@@ -156,13 +156,16 @@ def expand_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[InputItem]:
     return items
 
 
-def iter_images(paths: Sequence[Path], fps: float = 1.0, start_index: int = 0) -> Iterator[Frame]:
+def iter_images(paths: Sequence[Path], fps: float = 1.0, start_index: int = 0,
+                indices: Sequence[int] | None = None) -> Iterator[Frame]:
     """Read image files one by one (:func:`ehps.io.load_image`); an unreadable file
-    yields a :class:`Frame` with ``error`` set. ``fps`` only sets ``time_s``."""
+    yields a :class:`Frame` with ``error`` set. ``fps`` only sets ``time_s``. Frame indices
+    count from ``start_index``, or are given (``indices``, one per path: a scale-out rank's
+    share of a longer list keeps the indices of the whole list)."""
     from ehps.io.image import load_image
 
     for i, path in enumerate(paths):
-        idx = start_index + i
+        idx = start_index + i if indices is None else int(indices[i])
         try:
             image = load_image(path)
         except InputError as exc:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ehps.errors import OutputError
 from ehps.inference.sources import Frame
-from ehps.io.manifest import Manifest
+from ehps.io.manifest import MANIFEST_NAME, Manifest
 from ehps.io.outdir import reason
 from ehps.io.records import FrameRecord, TrackStore, make_record
 from ehps.io.results import person_meta, person_npz_arrays, person_stem
@@ -49,6 +49,8 @@ class SequenceWriter:
         tracks: keep per-track series and write ``tracks.npz`` at the end.
         weights: the weight file recorded in the meta files.
         faces: (F, 3) mesh triangles (needed for ``save_mesh``).
+        manifest_name: where the manifest goes, relative to ``folder`` (scale-out ranks that
+            share a folder each write a part: :func:`ehps.io.manifest.part_name`).
     """
 
     def __init__(
@@ -65,10 +67,11 @@ class SequenceWriter:
         weights: str = "",
         faces: np.ndarray | None = None,
         max_pending: int = 64,
+        manifest_name: str = MANIFEST_NAME,
     ) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.manifest = Manifest.open(self.folder, settings, resume)
+        self.manifest = Manifest.open(self.folder, settings, resume, manifest_name)
         self.video, self.save_mesh, self.render = video, tuple(save_mesh), render
         self.fps, self.weights, self.faces = float(fps), weights, faces
         self.tracks = TrackStore() if tracks else None

@@ -6,6 +6,11 @@ Keys: ``format`` ("ehps-infer"), ``version``, ``settings`` (what must match for 
 estimator, weights, boxes, smoothing, ...), ``frames_done`` (inclusive ``[first, last]`` runs),
 ``num_done``, ``failed`` (frame -> reason), ``sources`` (image frames: frame -> path),
 ``complete`` (the run finished) and ``updated`` (UTC time).
+
+Scale-out (:mod:`ehps.utils.scaleout`): when several ranks share one sequence folder (the images
+of a run), each writes its own part, ``state/manifest.rank{R}.json`` (:func:`part_name`), and
+rank 0 merges the parts into ``manifest.json`` at the end (:func:`merge_parts`). ``--resume``
+reads the manifest and every part left by an interrupted run.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from typing import Any
 from ehps.errors import InputError
 from ehps.utils.io import to_jsonable
 
-__all__ = ["MANIFEST_NAME", "MANIFEST_FORMAT", "Manifest", "frame_ranges"]
+__all__ = ["MANIFEST_NAME", "MANIFEST_FORMAT", "Manifest", "frame_ranges", "part_name",
+           "merge_parts"]
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "ehps-infer"
@@ -51,17 +57,34 @@ class Manifest:
     complete: bool = False
 
     @classmethod
-    def open(cls, folder: Path, settings: dict[str, Any], resume: bool) -> Manifest:
-        """A fresh manifest, or with ``resume`` the existing one (checked against ``settings``).
+    def open(cls, folder: Path, settings: dict[str, Any], resume: bool,
+             name: str = MANIFEST_NAME) -> Manifest:
+        """A fresh manifest, or with ``resume`` the existing one (checked against ``settings``;
+        with the finished frames of the parts an interrupted scale-out run left).
+
+        Args:
+            folder: the sequence folder.
+            settings: what must match for ``--resume``.
+            resume: continue an earlier run.
+            name: where this manifest is written, relative to ``folder`` (a rank's part:
+                :func:`part_name`).
 
         Raises:
             InputError: ``resume`` and the folder was written with other settings or by
                 something else.
         """
-        path = folder / MANIFEST_NAME
         settings = to_jsonable(settings)
-        if not resume or not path.exists():
-            return cls(path, settings)
+        manifest = cls(folder / name, settings)
+        if resume:
+            for path in [folder / MANIFEST_NAME, *_parts(folder)]:
+                if path.exists():
+                    old = cls._read(path, folder, settings)
+                    manifest.done |= old.done
+                    manifest.sources.update(old.sources)
+        return manifest
+
+    @classmethod
+    def _read(cls, path: Path, folder: Path, settings: dict[str, Any]) -> Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -80,7 +103,8 @@ class Manifest:
             )
         done = {i for a, b in data.get("frames_done", []) for i in range(int(a), int(b) + 1)}
         sources = {int(k): str(v) for k, v in data.get("sources", {}).items()}
-        return cls(path, settings, done, {}, sources, False)
+        failed = {int(k): str(v) for k, v in data.get("failed", {}).items()}
+        return cls(path, settings, done, failed, sources, bool(data.get("complete")))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,3 +118,47 @@ class Manifest:
             "complete": self.complete,
             "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
+
+
+def part_name(rank: int) -> str:
+    """The manifest part of scale-out rank ``rank``, relative to its sequence folder."""
+    return f"state/manifest.rank{int(rank)}.json"
+
+
+def _parts(folder: Path) -> list[Path]:
+    return sorted((folder / "state").glob("manifest.rank*.json"))
+
+
+def merge_parts(folder: Path, complete: bool) -> Path | None:
+    """Merge the ranks' manifest parts of ``folder`` into its ``manifest.json`` (finished frames,
+    failures and sources united; a frame finished by any rank is not failed) and remove the
+    parts. Nothing happens when there are none.
+
+    Args:
+        folder: the sequence folder.
+        complete: every rank finished its share.
+
+    Returns:
+        the written ``manifest.json``, or ``None`` (no parts).
+    """
+    from ehps.utils.io import atomic_write_json
+
+    parts = _parts(folder)
+    if not parts:
+        return None
+    merged: Manifest | None = None
+    for path in parts:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        part = Manifest._read(path, folder, data.get("settings", {}))
+        if merged is None:
+            merged = Manifest(folder / MANIFEST_NAME, part.settings)
+        merged.done |= part.done
+        merged.failed.update(part.failed)
+        merged.sources.update(part.sources)
+    assert merged is not None
+    merged.failed = {k: v for k, v in merged.failed.items() if k not in merged.done}
+    merged.complete = bool(complete)
+    atomic_write_json(merged.path, merged.to_json())
+    for path in parts:
+        path.unlink(missing_ok=True)
+    return merged.path

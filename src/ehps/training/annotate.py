@@ -24,9 +24,11 @@ Image paths are stored relative to ``image_root`` (default: the images' common f
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ from ehps.data.humandata_writer import keypoints_to_human_data, write_humandata
 from ehps.errors import EhpsError, InputError
 from ehps.structures import FrameResult, PersonEstimate
 from ehps.utils.progress import progress_iter
+from ehps.utils.scaleout import Ranks
 
 __all__ = ["annotate_images", "persons_to_humandata"]
 
@@ -181,7 +184,8 @@ def annotate_images(
     body_model: str = "anny",
     smplx_dir: str | os.PathLike[str] | None = None,
     progress: bool = False,
-) -> dict[str, Any]:
+    ranks: Ranks | None = None,
+) -> dict[str, Any] | None:
     """Run the embedded estimator over ``images`` and write the pseudo-labels as HumanData.
 
     Args:
@@ -194,14 +198,22 @@ def annotate_images(
         body_model: ``"anny"`` (embedded) or ``"smplx"`` (licensed files) for the default
             estimator.
         smplx_dir: SMPL-X folder (``body_model="smplx"``).
+        ranks: this process's place in a scale-out job (:mod:`ehps.utils.scaleout`); ``None``:
+            the only process. Rank ``r`` of ``W`` estimates images ``r, r + W, ...`` of the
+            list; rank 0 gathers the rows and writes the one file, in the order of the list
+            (the same file as one process writes). A rank that stops on an error is named in
+            ``failed``; the other ranks' rows are written.
 
     Returns:
-        ``{"path", "images", "people", "skipped", "failed", "image_root"}``: ``skipped`` lists
-        the images without a person, ``failed`` the ``(image, reason)`` pairs of images that
-        could not be read or estimated (missing, corrupt, too small); the others are written.
+        rank 0: ``{"path", "images", "people", "skipped", "failed", "image_root"}``:
+        ``skipped`` lists the images without a person, ``failed`` the ``(image, reason)`` pairs
+        of images that could not be read or estimated (missing, corrupt, too small); the others
+        are written. Other ranks: ``None``.
     """
     from ehps.detection import load_image
+    from ehps.utils.scaleout import SINGLE
 
+    ranks = ranks or SINGLE
     files: list[Path] = []
     failed: list[tuple[str, str]] = []
     for item in images:
@@ -217,28 +229,69 @@ def annotate_images(
         raise InputError("no images given (folders are searched for .jpg / .jpeg / .png)"
                          + "".join(f"; {why}" for _, why in failed))
     root = Path(image_root).resolve() if image_root else _common_root(files)
+    rels = []
+    for f in files:  # every image is checked before the (long) estimation
+        try:
+            rels.append(f.resolve().relative_to(root).as_posix())
+        except ValueError as exc:
+            raise InputError(f"{f} is not inside the image root {root}") from exc
     if estimator is None:
         from ehps.fitting import EmbeddedEstimator
 
-        estimator = EmbeddedEstimator(body_model=body_model, smplx_path=smplx_dir)
-    items, skipped = [], []
-    for f in progress_iter(files, "annotate", "image", progress):
-        try:
-            rel = f.resolve().relative_to(root).as_posix()
-        except ValueError as exc:
-            raise InputError(f"{f} is not inside the image root {root}") from exc
-        try:  # one bad image never stops the others: it is named in the summary
-            rgb = load_image(f)
-            result = estimator(rgb, source=str(f))
-        except EhpsError as exc:
-            failed.append((str(f), exc.one_line()))
-            log.warning("annotate: skipped %s: %s", f, exc.one_line())
-            continue
-        if not result.people:
-            skipped.append(str(f))
-            log.info("annotate: nobody found in %s", f)
-            continue
-        items.append((rel, result))
+        estimator = ranks.agree(lambda: EmbeddedEstimator(body_model=body_model,
+                                                          smplx_path=smplx_dir))
+    share = _Share()
+    mine = list(ranks.take(len(files)))
+    try:
+        for i in progress_iter(mine, "annotate", "image", progress):
+            f = files[i]
+            try:  # one bad image never stops the others: it is named in the summary
+                rgb = load_image(f)
+                result = estimator(rgb, source=str(f))
+            except EhpsError as exc:
+                share.failed.append((i, (str(f), exc.one_line())))
+                log.warning("annotate: skipped %s: %s", f, exc.one_line())
+                continue
+            if not result.people:
+                share.skipped.append((i, str(f)))
+                log.info("annotate: nobody found in %s", f)
+                continue
+            share.items.append((i, rels[i], _compact(result) if ranks.distributed else result))
+    except Exception as exc:  # scale-out: this rank stops; the others' rows are kept
+        if not ranks.distributed:
+            raise
+        share.stopped = exc.one_line() if isinstance(exc, EhpsError) else \
+            f"{type(exc).__name__}: {exc}"
+        log.error("annotate: rank %d of %d stopped: %s", ranks.rank, ranks.world_size,
+                  share.stopped)
+    shares = ranks.gather(share)
+    if shares is None:
+        return None
+    items = [(rel, r) for _, rel, r in sorted((t for s in shares for t in s.items),
+                                               key=lambda t: t[0])]
+    skipped = [f for _, f in sorted(t for s in shares for t in s.skipped)]
+    failed += [f for _, f in sorted(t for s in shares for t in s.failed)]
+    failed += [(f"rank {r} of {len(shares)}", f"stopped: {s.stopped}")
+               for r, s in enumerate(shares) if s.stopped]
     path = persons_to_humandata(items, out)
     return {"path": path, "images": len(files), "people": sum(len(r.people) for _, r in items),
             "skipped": skipped, "failed": failed, "image_root": root}
+
+
+@dataclass
+class _Share:
+    """One rank's rows (``(image number, relative path, result)``), images without people and
+    failures (keyed by image number), and why it stopped (``""``: it did not)."""
+
+    items: list[tuple[int, str, FrameResult]] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    failed: list[tuple[int, tuple[str, str]]] = field(default_factory=list)
+    stopped: str = ""
+
+
+def _compact(result: FrameResult) -> FrameResult:
+    """What :func:`persons_to_humandata` reads of a result (no meshes), to send to rank 0."""
+    people = [dataclasses.replace(p, vertices_cam=np.zeros((0, 3), np.float32),
+                                  extras={"reproj_px": p.extras.get("reproj_px", {})})
+              for p in result.people]
+    return dataclasses.replace(result, people=people, faces=None)
