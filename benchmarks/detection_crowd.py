@@ -14,7 +14,9 @@ Part 2: ``vtest.avi``: people per frame on ``--vtest-frames`` frames spread over
 true / false positives on the 8 frames whose pedestrians were counted by eye.
 
 Configurations (``--configs``): ``auto@before``, ``wide@before``, ``dense@before`` (the
-detector before issue 19), ``auto``, ``wide``, ``dense``, ``full`` (today's), and
+detector before issue 19), ``auto@r1``, ``dense@r1``, ... (the detector of issue 19's first round,
+main at a1001fb: today's without the changes of :data:`ROUND1`), ``auto``, ``wide``, ``dense``,
+``full`` (today's), and
 ``<mode>@<variant>[+<variant>]`` single changes on top of the old search (``VARIANTS``: more tile
 scales, cross-scale circle merging, tiles in "auto" wherever found people do not cover them,
 refined crops, face proposals, a lower tile threshold, duplicate rule). Configurations alternate
@@ -55,6 +57,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+#: What today's search changes against issue 19's first round (``<mode>@r1`` undoes it).
+ROUND1: dict[str, Any] = {"part_silhouette": 0.0}
+
+
 def make_detector(name: str, threads: int) -> Any:
     """A detector for a configuration name: ``<mode>`` (today's detector), ``<mode>@before``
     (before issue 19) or ``<mode>@<variant>[+<variant>...]`` (:data:`VARIANTS` on top of the
@@ -68,6 +74,8 @@ def make_detector(name: str, threads: int) -> Any:
     common = {"search": mode, "num_threads": threads, "hands": False, "face": False}
     if when == "before":
         return MediapipeDetector.baseline(**common)
+    if when == "r1":
+        return MediapipeDetector(search_config=replace(SearchConfig(), **ROUND1), **common)
     if not when:
         return MediapipeDetector(**common)
     search, detector = {}, {"duplicate_iou": 0.35}

@@ -46,6 +46,7 @@ from ehps.detection.people import (
     person_box,
     roi_from_pose,
     same_person,
+    silhouette_inside,
     usable_roi,
 )
 from ehps.detection.pose_detector import PoseDetections, roi_from_detection
@@ -91,7 +92,12 @@ class SearchConfig:
         contained: a candidate whose box lies by this fraction inside the silhouette of a
             person at least ``contained_ratio`` times its size is a part of that person (a
             hand, a foot, a head seen by a small tile), not a person; 0 keeps everyone.
-        contained_ratio: see ``contained``.
+        contained_ratio: see ``contained`` and ``part_silhouette``.
+        part_silhouette: a candidate of which at least this fraction of its own silhouette
+            (the pose model's person mask) lies inside the silhouette of a person at least
+            ``contained_ratio`` times its size is a part of that person (a pair of legs or a
+            torso that a tile took for a small person; a visible person beside or behind the
+            big one shows pixels the big one's mask does not have); 0 turns it off.
     """
 
     tile_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
@@ -109,6 +115,7 @@ class SearchConfig:
     tile_border: float = 0.0
     contained: float = 0.7
     contained_ratio: float = 2.0
+    part_silhouette: float = 0.3
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
@@ -127,7 +134,8 @@ class SearchConfig:
         """The person search before issue 19 (for side-by-side benchmarks)."""
         return cls(tile_sides=(1.0 / 2.0, 1.0 / 4.0), dense_sides=(), tile_overlap=0.5,
                    tile_min_score=0.5, auto_policy="large_person", merge="weighted",
-                   refine=False, face_sides=(), tile_border=0.0, contained=0.0)
+                   refine=False, face_sides=(), tile_border=0.0, contained=0.0,
+                   part_silhouette=0.0)
 
 
 def merge_circles(keypoints: np.ndarray, scores: np.ndarray, distance: float, scale: float
@@ -314,20 +322,29 @@ class PersonSearch:
         if cfg.face_sides:
             people += self._face_candidates(pyramid, people)
         people = self._deduplicate(people)
-        if cfg.contained > 0:
+        if cfg.contained > 0 or cfg.part_silhouette > 0:
             people = self._drop_parts(people, h, w)
         return people
 
     def _drop_parts(self, people: list[Candidate], h: int, w: int) -> list[Candidate]:
-        """Candidates that lie inside a much bigger person's silhouette are parts of it."""
+        """Candidates that lie inside a much bigger person's silhouette are parts of it: their
+        box is covered by its mask (``contained``) or their own silhouette lies in it
+        (``part_silhouette``)."""
         cfg = self.search_config
         boxes = [person_box(p.pose, [], h, w) for p in people]
         sizes = [body_size(p.pose.points[:, :2]) for p in people]
+
+        def part_of(i: int, j: int) -> bool:
+            if sizes[j] < cfg.contained_ratio * sizes[i]:
+                return False
+            if cfg.contained > 0 and mask_coverage(people[j].pose, boxes[i]) >= cfg.contained:
+                return True
+            return cfg.part_silhouette > 0 and silhouette_inside(
+                people[i].pose, people[j].pose, h, w) >= cfg.part_silhouette
+
         kept = []
         for i, p in enumerate(people):
-            part = any(sizes[j] >= cfg.contained_ratio * sizes[i]
-                       and mask_coverage(people[j].pose, boxes[i]) >= cfg.contained
-                       for j in range(len(people)) if j != i)
+            part = any(part_of(i, j) for j in range(len(people)) if j != i)
             if not part:
                 kept.append(p)
         return kept
