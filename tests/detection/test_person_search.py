@@ -145,3 +145,45 @@ def test_auto_finds_a_small_person_beside_a_large_one(astronaut, basketball1):
     today = found(MediapipeDetector(hands=False, face=False))
     assert len(before) == 1 and not any(overlaps(b) for b in before)  # only the astronaut
     assert len(today) == 2 and sum(overlaps(b) for b in today) == 1
+
+
+def _pose_with_mask(x0, y0, x1, y1, roi, points):
+    """A PoseResult whose person mask (256 x 256 over ``roi``, unrotated) is the image-pixel
+    rectangle x0..x1, y0..y1, and whose 33 landmarks span ``points`` (2, 2) corners."""
+    from ehps.detection.landmarks import PoseResult
+
+    n = 256
+    u = roi.cx - roi.w / 2 + (np.arange(n) + 0.5) * roi.w / n
+    v = roi.cy - roi.h / 2 + (np.arange(n) + 0.5) * roi.h / n
+    inside = ((u[None, :] >= x0) & (u[None, :] < x1) & (v[:, None] >= y0) & (v[:, None] < y1))
+    logits = np.where(inside, 5.0, -5.0).astype(np.float32)
+    pts = np.zeros((33, 3))
+    pts[:, :2] = np.linspace(points[0], points[1], 33)
+    return PoseResult(points=pts, visibility=np.ones(33), presence=np.ones(33),
+                      auxiliary=np.zeros((2, 2)), world=np.zeros((33, 3)), score=0.9, roi=roi,
+                      mask_logits=logits, mask_roi=roi)
+
+
+def test_parts_of_a_bigger_person_by_their_own_silhouette():
+    """A pair of legs inside a big person's silhouette is a part of it; a small person standing
+    beside it, whose box is half inside the big person's box, is not (fractions by hand)."""
+    from ehps.detection.people import silhouette_inside
+    from ehps.detection.person_search import Candidate, PersonSearch
+
+    big = _pose_with_mask(100, 50, 200, 350, Roi(150, 200, 320, 320), [(100, 50), (200, 350)])
+    # legs: all of their mask inside the big one's
+    legs = _pose_with_mask(120, 250, 180, 340, Roi(150, 295, 128, 128), [(120, 250), (180, 340)])
+    # a small person x 170..230: 30 of its 60 px width overlap the big silhouette
+    beside = _pose_with_mask(170, 200, 230, 320, Roi(200, 260, 160, 160),
+                             [(170, 200), (230, 320)])
+    assert silhouette_inside(legs, big, 400, 400) == pytest.approx(1.0)
+    assert silhouette_inside(beside, big, 400, 400) == pytest.approx(0.5, abs=0.05)
+    assert silhouette_inside(big, legs, 400, 400) < 0.2
+
+    search = PersonSearch()
+    search.search_config = SearchConfig(contained=0.0, part_silhouette=0.6)
+    people = [Candidate(p, 0.9, 0.9) for p in (big, legs, beside)]
+    kept = search._drop_parts(people, 400, 400)
+    assert [c.pose for c in kept] == [big, beside]
+    search.search_config = SearchConfig(contained=0.0, part_silhouette=0.0)  # off
+    assert len(search._drop_parts(people, 400, 400)) == 3
