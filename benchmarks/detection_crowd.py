@@ -54,6 +54,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "dup05": {"duplicate_iou": 0.5},
     "border": {"tile_border": 0.25},
     "parts": {"contained": 0.7},
+    "silhouette": {"part_silhouette": 0.3},
+    "nosilhouette": {"part_silhouette": 0.0},
+    "zoom10": {"zoom_score": 0.10},
+    "zoom15": {"zoom_score": 0.15},
+    "zoom25": {"zoom_score": 0.25},
+    "zoom15x24": {"zoom_score": 0.15, "zoom_max": 24},
+    "zoom15s6": {"zoom_score": 0.15, "zoom_side": 1 / 6},
 }
 
 
@@ -63,8 +70,9 @@ ROUND1: dict[str, Any] = {"part_silhouette": 0.0}
 
 def make_detector(name: str, threads: int) -> Any:
     """A detector for a configuration name: ``<mode>`` (today's detector), ``<mode>@before``
-    (before issue 19) or ``<mode>@<variant>[+<variant>...]`` (:data:`VARIANTS` on top of the
-    search before issue 19)."""
+    (before issue 19), ``<mode>@r1`` (issue 19's first round), ``<mode>@<variant>[+<variant>
+    ...]`` (:data:`VARIANTS` on top of the search before issue 19) or ``<mode>@now+<variant>
+    [+...]`` (on top of today's search)."""
     from dataclasses import fields, replace
 
     from ehps.detection import MediapipeDetector
@@ -80,12 +88,15 @@ def make_detector(name: str, threads: int) -> Any:
         return MediapipeDetector(**common)
     search, detector = {}, {"duplicate_iou": 0.35}
     names = {f.name for f in fields(SearchConfig)}
+    base = SearchConfig.baseline()
+    if when.startswith("now+"):
+        base, when = SearchConfig(), when[4:]
     for part in when.split("+"):
         if part not in VARIANTS:
             raise SystemExit(f"unknown variant {part!r} in {name!r}; known: {sorted(VARIANTS)}")
         for key, value in VARIANTS[part].items():
             (search if key in names else detector)[key] = value
-    config = replace(SearchConfig.baseline(), **search)
+    config = replace(base, **search)
     return MediapipeDetector(search_config=config, **common, **detector)
 
 

@@ -187,3 +187,42 @@ def test_parts_of_a_bigger_person_by_their_own_silhouette():
     assert [c.pose for c in kept] == [big, beside]
     search.search_config = SearchConfig(contained=0.0, part_silhouette=0.0)  # off
     assert len(search._drop_parts(people, 400, 400)) == 3
+
+
+def test_zoom_windows_from_weak_tile_detections():
+    """Weak tile detections become zoom windows centred on them: one per person (the same
+    circle twice gives one window), none on a person already found, at most ``zoom_max``."""
+    from ehps.detection.person_search import Candidate, PersonSearch
+    from ehps.detection.pose_detector import PoseDetections
+
+    kps = np.stack([
+        _circle(100, 100, 20),  # a small person
+        _circle(104, 100, 21),  # the same one seen by a neighbouring tile
+        _circle(300, 200, 20),  # someone already found (below)
+        _circle(500, 300, 18),
+        _circle(700, 300, 18),
+    ])
+    scores = np.array([0.3, 0.2, 0.4, 0.25, 0.2], np.float32)
+    hints = PoseDetections(np.zeros((5, 4), np.float32), kps, scores)
+    known = _pose_with_mask(280, 150, 320, 250, Roi(300, 200, 100, 100), [(280, 150), (320, 250)])
+    known.auxiliary = np.array([[300.0, 200.0], [300.0, 180.0]])
+    search = PersonSearch()
+    search.search_config = SearchConfig(zoom_score=0.15, zoom_side=1 / 8, zoom_max=2)
+    wins = search._zoom_windows(hints, [Candidate(known, 0.9, 0.9)], 800)
+    assert [(w.cx, w.cy, w.w) for w in wins] == [(100, 100, 100), (500, 300, 100)]
+    search.search_config = SearchConfig(zoom_score=0.15, zoom_max=12)
+    assert len(search._zoom_windows(hints, [], 800)) == 4
+
+
+def test_weak_detections_leave_the_strong_ones_unchanged(astronaut):
+    """``detect_with_weak`` gives exactly the detections of a plain call, plus weaker ones."""
+    pytest.importorskip("ai_edge_litert")
+    from ehps.detection.pose_detector import PoseDetector
+
+    det = PoseDetector(1)
+    win = Roi(256, 256, 256, 256)
+    plain = det(astronaut, win)
+    strong, weak = det.detect_with_weak(astronaut, win, 0.05)
+    np.testing.assert_array_equal(strong.keypoints, plain.keypoints)
+    np.testing.assert_array_equal(strong.scores, plain.scores)
+    assert len(weak) > 0 and (weak.scores < 0.5).all() and (weak.scores >= 0.05).all()

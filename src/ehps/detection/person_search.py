@@ -98,6 +98,14 @@ class SearchConfig:
             ``contained_ratio`` times its size is a part of that person (a pair of legs or a
             torso that a tile took for a small person; a visible person beside or behind the
             big one shows pixels the big one's mask does not have); 0 turns it off.
+        zoom_score: ``"auto"`` only: tile detections scoring at least this (but under
+            ``tile_min_score``) hint at a person too small for the tile; up to ``zoom_max`` of
+            them (best first, none on a person already found) get a window of ``zoom_side`` of
+            the long side centred on them, searched like a tile (the cheap part of
+            ``dense_sides``: a few windows where the tiles saw something, not the whole grid);
+            0 turns it off.
+        zoom_side: see ``zoom_score``.
+        zoom_max: see ``zoom_score``.
     """
 
     tile_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
@@ -116,6 +124,9 @@ class SearchConfig:
     contained: float = 0.7
     contained_ratio: float = 2.0
     part_silhouette: float = 0.3
+    zoom_score: float = 0.0
+    zoom_side: float = 1.0 / 8.0
+    zoom_max: int = 12
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
@@ -242,15 +253,22 @@ class PersonSearch:
     pose_landmarker: Any
     face_detector: Any
 
-    def _detect_in(self, pyramid: ImagePyramid, windows: list[Roi]) -> PoseDetections:
+    def _detect_in(self, pyramid: ImagePyramid, windows: list[Roi],
+                   weak: list[PoseDetections] | None = None) -> PoseDetections:
         """Detections from several windows, merged across windows. Detections from a tile
         whose full-body circle does not fit in that tile are dropped first: a tile that shows
-        part of a bigger person (or a texture) must not make up a person."""
+        part of a bigger person (or a texture) must not make up a person. With ``weak``, the
+        tiles' detections scoring in ``[zoom_score, tile_min_score)`` are appended to it."""
         h, w = pyramid.shape[:2]
         cfg = self.search_config
         found = []
         for win in windows:
-            dets = self.pose_detector(pyramid, win)
+            if weak is not None and cfg.zoom_score > 0 and is_tile(win, h, w):
+                dets, hints = self.pose_detector.detect_with_weak(pyramid, win, cfg.zoom_score)
+                hints = hints.take(circle_in_window(hints.keypoints, win))
+                weak.append(hints.take(hints.scores < cfg.tile_min_score))
+            else:
+                dets = self.pose_detector(pyramid, win)
             if len(dets):
                 tile = is_tile(win, h, w)
                 keep = dets.scores >= (cfg.tile_min_score if tile else self.min_score)
@@ -316,8 +334,13 @@ class PersonSearch:
             else:
                 tiles = uncovered_windows(tiles, [person_box(p.pose, [], h, w) for p in people],
                                           h, w, cfg.auto_cover)
+            weak: list[PoseDetections] = []
             if tiles:
-                people += self._landmark_candidates(pyramid, self._detect_in(pyramid, tiles),
+                people += self._landmark_candidates(pyramid, self._detect_in(pyramid, tiles,
+                                                                             weak), known=people)
+            zoom = self._zoom_windows(PoseDetections.concat(weak), people, max(h, w))
+            if zoom:
+                people += self._landmark_candidates(pyramid, self._detect_in(pyramid, zoom),
                                                     known=people)
         if cfg.face_sides:
             people += self._face_candidates(pyramid, people)
@@ -325,6 +348,26 @@ class PersonSearch:
         if cfg.contained > 0 or cfg.part_silhouette > 0:
             people = self._drop_parts(people, h, w)
         return people
+
+    def _zoom_windows(self, hints: PoseDetections, people: list[Candidate], long_side: int
+                      ) -> list[Roi]:
+        """Windows of ``zoom_side`` centred on the best ``zoom_max`` weak tile detections that
+        are not people found already (``zoom_score`` in :class:`SearchConfig`)."""
+        cfg = self.search_config
+        if len(hints) == 0:
+            return []
+        idx = merge_circles(hints.keypoints, hints.scores, cfg.merge_distance, cfg.merge_scale)
+        circles = [_pose_circle(p.pose) for p in people]
+        side = cfg.zoom_side * float(long_side)
+        out: list[Roi] = []
+        for i in idx:
+            if len(out) >= cfg.zoom_max:
+                break
+            k = hints.keypoints[i]
+            if circles and _matches_circle(k, circles, cfg.merge_distance, cfg.merge_scale):
+                continue
+            out.append(Roi(float(k[0, 0]), float(k[0, 1]), side, side))
+        return out
 
     def _drop_parts(self, people: list[Candidate], h: int, w: int) -> list[Candidate]:
         """Candidates that lie inside a much bigger person's silhouette are parts of it: their
