@@ -60,6 +60,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "zoom15": {"zoom_score": 0.15},
     "zoom25": {"zoom_score": 0.25},
     "zoom15x24": {"zoom_score": 0.15, "zoom_max": 24},
+    "zoom10x24": {"zoom_score": 0.10, "zoom_max": 24},
+    "zoom05x24": {"zoom_score": 0.05, "zoom_max": 24},
     "zoom15s6": {"zoom_score": 0.15, "zoom_side": 1 / 6},
 }
 
