@@ -56,6 +56,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "parts": {"contained": 0.7},
     "silhouette": {"part_silhouette": 0.3},
     "nosilhouette": {"part_silhouette": 0.0},
+    "nozoom": {"zoom_score": 0.0},
     "zoom10": {"zoom_score": 0.10},
     "zoom15": {"zoom_score": 0.15},
     "zoom25": {"zoom_score": 0.25},
@@ -67,7 +68,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 #: What today's search changes against issue 19's first round (``<mode>@r1`` undoes it).
-ROUND1: dict[str, Any] = {"part_silhouette": 0.0}
+ROUND1: dict[str, Any] = {"part_silhouette": 0.0, "zoom_score": 0.0}
 
 
 def make_detector(name: str, threads: int) -> Any:

@@ -10,7 +10,9 @@ baseline` reproduces the search before issue 19):
    square tiles of :attr:`SearchConfig.tile_sides` of the image's long side (``"dense"`` adds
    :attr:`SearchConfig.dense_sides`). A tile's detection counts only if its full-body circle
    fits in the tile. In ``"auto"`` mode a tile is skipped when the people found so far already
-   cover most of it (one large person does not stop the search for small ones).
+   cover most of it (one large person does not stop the search for small ones), then windows
+   of 1/8 of the long side centred on the tiles' weak detections (people too small for the
+   tiles: :attr:`SearchConfig.zoom_score`).
 2. **Cross-scale merge** (``merge="circles"``): the same person seen in several windows gives
    detections whose full-body circles (hip centre, radius) agree; two detections are merged only
    when their centres are within :attr:`SearchConfig.merge_distance` of the smaller radius *and*
@@ -27,6 +29,9 @@ baseline` reproduces the search before issue 19):
    roi_from_face`) and is verified like the others.
 5. **Duplicates**: landmark sets whose median point distance is below ``duplicate_distance`` of
    the body size, or whose silhouettes overlap more than ``duplicate_iou``, are one person.
+6. **Parts**: a candidate lying inside the silhouette of a person at least twice its size (its
+   box covered by that person's mask, or its own silhouette inside it) is a part of that person
+   (legs or a torso a tile took for a small person), not a person.
 """
 
 from __future__ import annotations
@@ -124,9 +129,9 @@ class SearchConfig:
     contained: float = 0.7
     contained_ratio: float = 2.0
     part_silhouette: float = 0.3
-    zoom_score: float = 0.0
+    zoom_score: float = 0.05
     zoom_side: float = 1.0 / 8.0
-    zoom_max: int = 12
+    zoom_max: int = 24
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
@@ -137,6 +142,8 @@ class SearchConfig:
         if any(not 0.0 < s <= 1.0 for s in (*self.tile_sides, *self.dense_sides,
                                              *self.face_sides)):
             raise ValueError("tile_sides, dense_sides and face_sides must be fractions in (0, 1]")
+        if not 0.0 < self.zoom_side <= 1.0 or self.zoom_max < 0 or self.zoom_score < 0.0:
+            raise ValueError("zoom_side must be in (0, 1], zoom_max and zoom_score >= 0")
         if not 0.0 <= self.tile_overlap < 1.0:
             raise ValueError(f"tile_overlap must be in [0, 1), got {self.tile_overlap}")
 
@@ -146,7 +153,7 @@ class SearchConfig:
         return cls(tile_sides=(1.0 / 2.0, 1.0 / 4.0), dense_sides=(), tile_overlap=0.5,
                    tile_min_score=0.5, auto_policy="large_person", merge="weighted",
                    refine=False, face_sides=(), tile_border=0.0, contained=0.0,
-                   part_silhouette=0.0)
+                   part_silhouette=0.0, zoom_score=0.0)
 
 
 def merge_circles(keypoints: np.ndarray, scores: np.ndarray, distance: float, scale: float
