@@ -12,7 +12,8 @@ ordinary set; seconds per fit; ratios against the first configuration.
 
 Configurations (``--configs``, comma-separated, the first is the reference): ``baseline`` (the
 fitter before issue 19), ``default`` (today's defaults), and single levers on top of the
-baseline (``FitConfig.levers()``: ``+mixture``, ``+world_x2``, ``+starts``, ...).
+baseline (``FitConfig.levers()``: ``+mixture``, ``+world_x2``, ``+starts``, ...) or on top of
+today's defaults (``d+starts``, ``d+flip``, ``d+m30``, ``d+m15``).
 
 Usage::
 
@@ -34,9 +35,19 @@ import numpy as np
 
 def configs() -> dict[str, Any]:
     """Name -> FitConfig of every configuration this benchmark knows."""
+    from dataclasses import replace
+
     from ehps.fitting.fitter import FitConfig
 
-    return {"baseline": FitConfig.baseline(), "default": FitConfig()} | FitConfig.levers()
+    now = FitConfig()
+    on_default = {  # single changes on top of today's defaults
+        "d+starts": replace(now, starts=("world", "upright", "rest")),
+        "d+flip": replace(now, starts=("world", "flip")),
+        "d+m30": replace(now, mixture_weight=0.3),
+        "d+m15": replace(now, mixture_weight=0.15),
+    }
+    return ({"baseline": FitConfig.baseline(), "default": now} | FitConfig.levers()
+            | on_default)
 
 
 def _samples(body_model: Any, per_kind: int, ordinary: int, seed: int,
