@@ -63,6 +63,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "zoom15x24": {"zoom_score": 0.15, "zoom_max": 24},
     "zoom10x24": {"zoom_score": 0.10, "zoom_max": 24},
     "zoom05x24": {"zoom_score": 0.05, "zoom_max": 24},
+    "zoom05x40": {"zoom_score": 0.05, "zoom_max": 40},
+    "zoom03x32": {"zoom_score": 0.03, "zoom_max": 32},
     "zoom15s6": {"zoom_score": 0.15, "zoom_side": 1 / 6},
 }
 

@@ -129,9 +129,9 @@ class SearchConfig:
     contained: float = 0.7
     contained_ratio: float = 2.0
     part_silhouette: float = 0.3
-    zoom_score: float = 0.05
+    zoom_score: float = 0.03
     zoom_side: float = 1.0 / 8.0
-    zoom_max: int = 24
+    zoom_max: int = 32
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
