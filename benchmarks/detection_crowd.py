@@ -70,7 +70,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 
 
 #: What today's search changes against issue 19's first round (``<mode>@r1`` undoes it).
-ROUND1: dict[str, Any] = {"part_silhouette": 0.0, "zoom_score": 0.0}
+ROUND1: dict[str, Any] = {"part_silhouette": 0.0, "zoom_score": 0.0, "min_box_px": 0.0}
 
 
 def make_detector(name: str, threads: int) -> Any:

@@ -111,6 +111,10 @@ class SearchConfig:
             0 turns it off.
         zoom_side: see ``zoom_score``.
         zoom_max: see ``zoom_score``.
+        min_box_px: candidates whose person box (landmarks and mask) is shorter than this on
+            its longer side (pixels) are dropped: the landmark model does not resolve a body
+            that small, and the zoom windows otherwise turn cones, tripods and litter of that
+            size into people; 0 keeps every size.
     """
 
     tile_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
@@ -132,6 +136,7 @@ class SearchConfig:
     zoom_score: float = 0.03
     zoom_side: float = 1.0 / 8.0
     zoom_max: int = 32
+    min_box_px: float = 32.0
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
@@ -153,7 +158,7 @@ class SearchConfig:
         return cls(tile_sides=(1.0 / 2.0, 1.0 / 4.0), dense_sides=(), tile_overlap=0.5,
                    tile_min_score=0.5, auto_policy="large_person", merge="weighted",
                    refine=False, face_sides=(), tile_border=0.0, contained=0.0,
-                   part_silhouette=0.0, zoom_score=0.0)
+                   part_silhouette=0.0, zoom_score=0.0, min_box_px=0.0)
 
 
 def merge_circles(keypoints: np.ndarray, scores: np.ndarray, distance: float, scale: float
@@ -351,6 +356,9 @@ class PersonSearch:
                                                     known=people)
         if cfg.face_sides:
             people += self._face_candidates(pyramid, people)
+        if cfg.min_box_px > 0:
+            people = [p for p in people
+                      if float(person_box(p.pose, [], h, w)[2:].max()) >= cfg.min_box_px]
         people = self._deduplicate(people)
         if cfg.contained > 0 or cfg.part_silhouette > 0:
             people = self._drop_parts(people, h, w)
