@@ -93,8 +93,12 @@ def test_search_config_validation():
         SearchConfig(merge="average")
     with pytest.raises(ValueError, match="fractions"):
         SearchConfig(tile_sides=(2.0,))
+    with pytest.raises(ValueError, match="zoom_side"):
+        SearchConfig(zoom_side=0.0)
     base = SearchConfig.baseline()
     assert base.tile_sides == (0.5, 0.25) and base.merge == "weighted" and not base.face_sides
+    # the second round's changes are off in the baseline
+    assert base.part_silhouette == 0 and base.zoom_score == 0 and base.min_box_px == 0
 
 
 @pytest.mark.embedded
