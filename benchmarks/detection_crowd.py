@@ -14,7 +14,9 @@ Part 2: ``vtest.avi``: people per frame on ``--vtest-frames`` frames spread over
 true / false positives on the 8 frames whose pedestrians were counted by eye.
 
 Configurations (``--configs``): ``auto@before``, ``wide@before``, ``dense@before`` (the
-detector before issue 19), ``auto``, ``wide``, ``dense``, ``full`` (today's), and
+detector before issue 19), ``auto@r1``, ``dense@r1``, ... (the detector of issue 19's first round,
+main at a1001fb: today's without the changes of :data:`ROUND1`), ``auto``, ``wide``, ``dense``,
+``full`` (today's), and
 ``<mode>@<variant>[+<variant>]`` single changes on top of the old search (``VARIANTS``: more tile
 scales, cross-scale circle merging, tiles in "auto" wherever found people do not cover them,
 refined crops, face proposals, a lower tile threshold, duplicate rule). Configurations alternate
@@ -52,13 +54,30 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "dup05": {"duplicate_iou": 0.5},
     "border": {"tile_border": 0.25},
     "parts": {"contained": 0.7},
+    "silhouette": {"part_silhouette": 0.3},
+    "nosilhouette": {"part_silhouette": 0.0},
+    "nozoom": {"zoom_score": 0.0},
+    "zoom10": {"zoom_score": 0.10},
+    "zoom15": {"zoom_score": 0.15},
+    "zoom25": {"zoom_score": 0.25},
+    "zoom15x24": {"zoom_score": 0.15, "zoom_max": 24},
+    "zoom10x24": {"zoom_score": 0.10, "zoom_max": 24},
+    "zoom05x24": {"zoom_score": 0.05, "zoom_max": 24},
+    "zoom05x40": {"zoom_score": 0.05, "zoom_max": 40},
+    "zoom03x32": {"zoom_score": 0.03, "zoom_max": 32},
+    "zoom15s6": {"zoom_score": 0.15, "zoom_side": 1 / 6},
 }
+
+
+#: What today's search changes against issue 19's first round (``<mode>@r1`` undoes it).
+ROUND1: dict[str, Any] = {"part_silhouette": 0.0, "zoom_score": 0.0, "min_box_px": 0.0}
 
 
 def make_detector(name: str, threads: int) -> Any:
     """A detector for a configuration name: ``<mode>`` (today's detector), ``<mode>@before``
-    (before issue 19) or ``<mode>@<variant>[+<variant>...]`` (:data:`VARIANTS` on top of the
-    search before issue 19)."""
+    (before issue 19), ``<mode>@r1`` (issue 19's first round), ``<mode>@<variant>[+<variant>
+    ...]`` (:data:`VARIANTS` on top of the search before issue 19) or ``<mode>@now+<variant>
+    [+...]`` (on top of today's search)."""
     from dataclasses import fields, replace
 
     from ehps.detection import MediapipeDetector
@@ -68,16 +87,21 @@ def make_detector(name: str, threads: int) -> Any:
     common = {"search": mode, "num_threads": threads, "hands": False, "face": False}
     if when == "before":
         return MediapipeDetector.baseline(**common)
+    if when == "r1":
+        return MediapipeDetector(search_config=replace(SearchConfig(), **ROUND1), **common)
     if not when:
         return MediapipeDetector(**common)
     search, detector = {}, {"duplicate_iou": 0.35}
     names = {f.name for f in fields(SearchConfig)}
+    base = SearchConfig.baseline()
+    if when.startswith("now+"):
+        base, when = SearchConfig(), when[4:]
     for part in when.split("+"):
         if part not in VARIANTS:
             raise SystemExit(f"unknown variant {part!r} in {name!r}; known: {sorted(VARIANTS)}")
         for key, value in VARIANTS[part].items():
             (search if key in names else detector)[key] = value
-    config = replace(SearchConfig.baseline(), **search)
+    config = replace(base, **search)
     return MediapipeDetector(search_config=config, **common, **detector)
 
 

@@ -12,7 +12,8 @@ ordinary set; seconds per fit; ratios against the first configuration.
 
 Configurations (``--configs``, comma-separated, the first is the reference): ``baseline`` (the
 fitter before issue 19), ``default`` (today's defaults), and single levers on top of the
-baseline (``FitConfig.levers()``: ``+mixture``, ``+world_x2``, ``+starts``, ...).
+baseline (``FitConfig.levers()``: ``+mixture``, ``+world_x2``, ``+starts``, ...) or on top of
+today's defaults (``d+starts``, ``d+flip``, ``d+m30``, ``d+m15``).
 
 Usage::
 
@@ -34,19 +35,30 @@ import numpy as np
 
 def configs() -> dict[str, Any]:
     """Name -> FitConfig of every configuration this benchmark knows."""
+    from dataclasses import replace
+
     from ehps.fitting.fitter import FitConfig
 
-    return {"baseline": FitConfig.baseline(), "default": FitConfig()} | FitConfig.levers()
+    now = FitConfig()
+    on_default = {  # single changes on top of today's defaults
+        "d+starts": replace(now, starts=("world", "upright", "rest")),
+        "d+flip": replace(now, starts=("world", "flip")),
+        "d+m30": replace(now, mixture_weight=0.3),
+        "d+m15": replace(now, mixture_weight=0.15),
+    }
+    return ({"baseline": FitConfig.baseline(), "default": now} | FitConfig.levers()
+            | on_default)
 
 
-def _samples(body_model: Any, per_kind: int, ordinary: int, seed: int) -> list[Any]:
+def _samples(body_model: Any, per_kind: int, ordinary: int, seed: int,
+             ordinary_from: int = 0) -> list[Any]:
     from ehps.fitting.hard_pose_eval import hard_pose_samples
     from ehps.fitting.hard_poses import HARD_POSE_KINDS
     from ehps.fitting.synthetic_eval import make_sample
 
     kinds = (*HARD_POSE_KINDS, "truncated")
     out = list(hard_pose_samples(body_model, per_kind, seed=seed, kinds=kinds))
-    for i in range(ordinary):
+    for i in range(ordinary_from, ordinary_from + ordinary):
         s = make_sample(body_model, np.random.default_rng([seed, i]))
         s.kind, s.index = "ordinary", len(out)  # type: ignore[attr-defined]
         out.append(s)
@@ -74,6 +86,11 @@ def main() -> None:
     ap.add_argument("--search-preset", choices=("default", "baseline"), default="default",
                     help="the person search that finds the landmarks: today's, or the one "
                          "before issue 19 (the fit configurations all see the same detections)")
+    ap.add_argument("--ordinary-from", type=int, default=0,
+                    help="first ordinary image (to split a long run over processes)")
+    ap.add_argument("--before-search", action="store_true",
+                    help="the first configuration fits the landmarks of the search before issue "
+                         "19 (before vs after of the whole pipeline, not of the fit alone)")
     ap.add_argument("--save-images", default=None, help="overlay + side view per image/config")
     ap.add_argument("--per-sample", action="store_true", help="print every image's errors")
     ap.add_argument("--oracle", choices=("all", "2d", "world"), default=None,
@@ -88,8 +105,6 @@ def main() -> None:
 
     from ehps.bodymodels.anny import load_anny
     from ehps.detection import MediapipeDetector
-    from ehps.fitting.fitter import fit_people
-    from ehps.fitting.hard_pose_eval import exact_landmarks, landmark_error, pose_errors
 
     torch.set_num_threads(1)
     known = configs()
@@ -101,49 +116,67 @@ def main() -> None:
     detector = (MediapipeDetector.baseline() if args.search_preset == "baseline"
                 else MediapipeDetector())
     t0 = time.perf_counter()
-    samples = _samples(body_model, args.per_kind, args.ordinary, args.seed)
-    print(f"rendered {len(samples)} images in {time.perf_counter() - t0:.0f} s")
-    detections = [detector(s.image) for s in samples]
+    samples = _samples(body_model, args.per_kind, args.ordinary, args.seed, args.ordinary_from)
+    print(f"rendered {len(samples)} images in {time.perf_counter() - t0:.0f} s", flush=True)
+    before = MediapipeDetector.baseline() if args.before_search else None
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for s, people in zip(samples, detections):
-        match = _match(people, s)
-        h, w = s.image.shape[:2]
-        exact = exact_landmarks(body_model, s)
-        lm_err = float("nan") if match is None else landmark_error(people[match], exact)
-        if args.oracle == "all" or (args.oracle and match is None):
-            people, match = [exact], 0
-        elif args.oracle:
-            import dataclasses
-
-            mixed = dataclasses.replace(people[match])
-            if args.oracle == "2d":
-                mixed.body_2d, mixed.body_conf = exact.body_2d, exact.body_conf
-            else:
-                mixed.body_world = exact.body_world
-            people, match = [mixed], 0
-        for name in names:  # configurations alternate per image: load hits them alike
-            row: dict[str, Any] = {"index": s.index, "kind": s.kind, "landmark_err": lm_err}
-            if match is None:
-                row["failed"] = True
-            else:
-                t1 = time.perf_counter()
-                est = fit_people((h, w), [people[match]], body_model, s.intrinsics, known[name])
-                row["seconds"] = time.perf_counter() - t1
-                row.update(pose_errors(est[0].joints_cam[:55], s.joints_cam))
-                row["start"] = est[0].extras.get("fit_start")
-                if args.save_images:
-                    _save(Path(args.save_images), s, est, body_model.faces.numpy(), name)
-            rows[name].append(row)
-    if args.per_sample:
-        for i in range(len(samples)):
-            line = " ".join(f"{n}: PA {r['pa_mpjpe_mm']:5.1f} tilt {r['tilt_deg']:4.1f}"
-                            if not r.get("failed") else f"{n}: not found"
-                            for n in names for r in [rows[n][i]])
-            r0 = rows[names[0]][i]
-            print(f"{r0['index']:3d} {r0['kind']:15s} landmarks {r0['landmark_err']:5.1f}%  {line}")
+    for s in samples:
+        people = detector(s.image)
+        if before is not None:
+            _fit_one(args, s, before(s.image), names[:1], known, body_model, rows)
+        _fit_one(args, s, people, names[1:] if before is not None else names, known,
+                 body_model, rows)
+        if args.per_sample:
+            _print_sample(rows, names, -1)
     _report(rows, names)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+def _print_sample(rows: dict[str, list[dict[str, Any]]], names: list[str], i: int) -> None:
+    line = " ".join(f"{n}: PA {r['pa_mpjpe_mm']:5.1f} tilt {r['tilt_deg']:4.1f}"
+                    if not r.get("failed") else f"{n}: not found"
+                    for n in names for r in [rows[n][i]])
+    r0 = rows[names[0]][i]
+    print(f"{r0['index']:3d} {r0['kind']:15s} landmarks {r0['landmark_err']:5.1f}%  {line}",
+          flush=True)
+
+
+def _fit_one(args: argparse.Namespace, s: Any, people: list[Any], names: list[str],
+             known: dict[str, Any], body_model: Any, rows: dict[str, list[dict[str, Any]]]
+             ) -> None:
+    """Fit one image's matched person with each configuration of ``names``."""
+    from ehps.fitting.fitter import fit_people
+    from ehps.fitting.hard_pose_eval import exact_landmarks, landmark_error, pose_errors
+
+    match = _match(people, s)
+    h, w = s.image.shape[:2]
+    exact = exact_landmarks(body_model, s)
+    lm_err = float("nan") if match is None else landmark_error(people[match], exact)
+    if args.oracle == "all" or (args.oracle and match is None):
+        people, match = [exact], 0
+    elif args.oracle:
+        import dataclasses
+
+        mixed = dataclasses.replace(people[match])
+        if args.oracle == "2d":
+            mixed.body_2d, mixed.body_conf = exact.body_2d, exact.body_conf
+        else:
+            mixed.body_world = exact.body_world
+        people, match = [mixed], 0
+    for name in names:  # configurations alternate per image: load hits them alike
+        row: dict[str, Any] = {"index": s.index, "kind": s.kind, "landmark_err": lm_err}
+        if match is None:
+            row["failed"] = True
+        else:
+            t1 = time.perf_counter()
+            est = fit_people((h, w), [people[match]], body_model, s.intrinsics, known[name])
+            row["seconds"] = time.perf_counter() - t1
+            row.update(pose_errors(est[0].joints_cam[:55], s.joints_cam))
+            row["start"] = est[0].extras.get("fit_start")
+            if args.save_images:
+                _save(Path(args.save_images), s, est, body_model.faces.numpy(), name)
+        rows[name].append(row)
 
 
 def _save(out: Path, sample: Any, est: list[Any], faces: np.ndarray, name: str) -> None:

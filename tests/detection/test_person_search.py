@@ -93,8 +93,12 @@ def test_search_config_validation():
         SearchConfig(merge="average")
     with pytest.raises(ValueError, match="fractions"):
         SearchConfig(tile_sides=(2.0,))
+    with pytest.raises(ValueError, match="zoom_side"):
+        SearchConfig(zoom_side=0.0)
     base = SearchConfig.baseline()
     assert base.tile_sides == (0.5, 0.25) and base.merge == "weighted" and not base.face_sides
+    # the second round's changes are off in the baseline
+    assert base.part_silhouette == 0 and base.zoom_score == 0 and base.min_box_px == 0
 
 
 @pytest.mark.embedded
@@ -145,3 +149,84 @@ def test_auto_finds_a_small_person_beside_a_large_one(astronaut, basketball1):
     today = found(MediapipeDetector(hands=False, face=False))
     assert len(before) == 1 and not any(overlaps(b) for b in before)  # only the astronaut
     assert len(today) == 2 and sum(overlaps(b) for b in today) == 1
+
+
+def _pose_with_mask(x0, y0, x1, y1, roi, points):
+    """A PoseResult whose person mask (256 x 256 over ``roi``, unrotated) is the image-pixel
+    rectangle x0..x1, y0..y1, and whose 33 landmarks span ``points`` (2, 2) corners."""
+    from ehps.detection.landmarks import PoseResult
+
+    n = 256
+    u = roi.cx - roi.w / 2 + (np.arange(n) + 0.5) * roi.w / n
+    v = roi.cy - roi.h / 2 + (np.arange(n) + 0.5) * roi.h / n
+    inside = ((u[None, :] >= x0) & (u[None, :] < x1) & (v[:, None] >= y0) & (v[:, None] < y1))
+    logits = np.where(inside, 5.0, -5.0).astype(np.float32)
+    pts = np.zeros((33, 3))
+    pts[:, :2] = np.linspace(points[0], points[1], 33)
+    return PoseResult(points=pts, visibility=np.ones(33), presence=np.ones(33),
+                      auxiliary=np.zeros((2, 2)), world=np.zeros((33, 3)), score=0.9, roi=roi,
+                      mask_logits=logits, mask_roi=roi)
+
+
+def test_parts_of_a_bigger_person_by_their_own_silhouette():
+    """A pair of legs inside a big person's silhouette is a part of it; a small person standing
+    beside it, whose box is half inside the big person's box, is not (fractions by hand)."""
+    from ehps.detection.people import silhouette_inside
+    from ehps.detection.person_search import Candidate, PersonSearch
+
+    big = _pose_with_mask(100, 50, 200, 350, Roi(150, 200, 320, 320), [(100, 50), (200, 350)])
+    # legs: all of their mask inside the big one's
+    legs = _pose_with_mask(120, 250, 180, 340, Roi(150, 295, 128, 128), [(120, 250), (180, 340)])
+    # a small person x 170..230: 30 of its 60 px width overlap the big silhouette
+    beside = _pose_with_mask(170, 200, 230, 320, Roi(200, 260, 160, 160),
+                             [(170, 200), (230, 320)])
+    assert silhouette_inside(legs, big, 400, 400) == pytest.approx(1.0)
+    assert silhouette_inside(beside, big, 400, 400) == pytest.approx(0.5, abs=0.05)
+    assert silhouette_inside(big, legs, 400, 400) < 0.2
+
+    search = PersonSearch()
+    search.search_config = SearchConfig(contained=0.0, part_silhouette=0.6)
+    people = [Candidate(p, 0.9, 0.9) for p in (big, legs, beside)]
+    kept = search._drop_parts(people, 400, 400)
+    assert [c.pose for c in kept] == [big, beside]
+    search.search_config = SearchConfig(contained=0.0, part_silhouette=0.0)  # off
+    assert len(search._drop_parts(people, 400, 400)) == 3
+
+
+def test_zoom_windows_from_weak_tile_detections():
+    """Weak tile detections become zoom windows centred on them: one per person (the same
+    circle twice gives one window), none on a person already found, at most ``zoom_max``."""
+    from ehps.detection.person_search import Candidate, PersonSearch
+    from ehps.detection.pose_detector import PoseDetections
+
+    kps = np.stack([
+        _circle(100, 100, 20),  # a small person
+        _circle(104, 100, 21),  # the same one seen by a neighbouring tile
+        _circle(300, 200, 20),  # someone already found (below)
+        _circle(500, 300, 18),
+        _circle(700, 300, 18),
+    ])
+    scores = np.array([0.3, 0.2, 0.4, 0.25, 0.2], np.float32)
+    hints = PoseDetections(np.zeros((5, 4), np.float32), kps, scores)
+    known = _pose_with_mask(280, 150, 320, 250, Roi(300, 200, 100, 100), [(280, 150), (320, 250)])
+    known.auxiliary = np.array([[300.0, 200.0], [300.0, 180.0]])
+    search = PersonSearch()
+    search.search_config = SearchConfig(zoom_score=0.15, zoom_side=1 / 8, zoom_max=2)
+    wins = search._zoom_windows(hints, [Candidate(known, 0.9, 0.9)], 800)
+    assert [(w.cx, w.cy, w.w) for w in wins] == [(100, 100, 100), (500, 300, 100)]
+    search.search_config = SearchConfig(zoom_score=0.15, zoom_max=12)
+    assert len(search._zoom_windows(hints, [], 800)) == 4
+
+
+def test_weak_detections_leave_the_strong_ones_unchanged(astronaut):
+    """``detect_with_weak`` gives exactly the detections of a plain call, plus weaker ones."""
+    pytest.importorskip("ai_edge_litert")
+    from ehps.detection.pose_detector import PoseDetector
+
+    det = PoseDetector(1)
+    win = Roi(256, 256, 256, 256)
+    plain = det(astronaut, win)
+    strong, weak = det.detect_with_weak(astronaut, win, 0.05)
+    np.testing.assert_array_equal(strong.keypoints, plain.keypoints)
+    np.testing.assert_array_equal(strong.scores, plain.scores)
+    assert len(weak) > 0 and (weak.scores < 0.5).all() and (weak.scores >= 0.05).all()

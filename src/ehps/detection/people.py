@@ -25,6 +25,9 @@ __all__ = [
     "roi_from_pose",
     "box_iou_xywh",
     "mask_coverage",
+    "in_mask",
+    "mask_centres",
+    "silhouette_inside",
 ]
 
 
@@ -168,9 +171,17 @@ def mask_coverage(pose: PoseResult, box_xywh: np.ndarray, samples: int = 8) -> f
     x, y, w, h = (float(v) for v in box_xywh)
     u = (np.arange(samples) + 0.5) / samples
     pts = np.stack(np.meshgrid(x + u * w, y + u * h), -1).reshape(-1, 2)
+    return float(in_mask(pose, pts).mean())
+
+
+def in_mask(pose: PoseResult, points: np.ndarray) -> np.ndarray:
+    """(N,) bool: which of the image-pixel ``points`` (N, 2) fall inside the candidate's person
+    mask (segmentation logit > 0); all False without a mask."""
+    if pose.mask_logits is None or pose.mask_roi is None:
+        return np.zeros(len(points), bool)
     roi = pose.mask_roi
     c, s = math.cos(roi.rotation), math.sin(roi.rotation)
-    d = pts - np.array([roi.cx, roi.cy])
+    d = np.asarray(points, np.float64).reshape(-1, 2) - np.array([roi.cx, roi.cy])
     # into the mask's own frame: rotate back, then [0, 1] over the (padded) crop
     lx = (c * d[:, 0] + s * d[:, 1]) / roi.w + 0.5
     ly = (-s * d[:, 0] + c * d[:, 1]) / roi.h + 0.5
@@ -178,5 +189,32 @@ def mask_coverage(pose: PoseResult, box_xywh: np.ndarray, samples: int = 8) -> f
     inside = (lx >= 0) & (lx < 1) & (ly >= 0) & (ly < 1)
     cols = np.clip((lx * n).astype(int), 0, n - 1)
     rows = np.clip((ly * n).astype(int), 0, n - 1)
-    hit = inside & (pose.mask_logits[rows, cols] > 0)
-    return float(hit.mean())
+    return inside & (pose.mask_logits[rows, cols] > 0)
+
+
+def mask_centres(pose: PoseResult, stride: int = 4) -> np.ndarray:
+    """(M, 2) image-pixel centres of the person-mask cells (segmentation logit > 0), every
+    ``stride``-th cell along each axis; empty without a mask."""
+    if pose.mask_logits is None or pose.mask_roi is None:
+        return np.zeros((0, 2))
+    logits = pose.mask_logits[::stride, ::stride]
+    rows, cols = np.nonzero(logits > 0)
+    if rows.size == 0:
+        return np.zeros((0, 2))
+    n = pose.mask_logits.shape[0]
+    tl, tr, _, bl = pose.mask_roi.corners().astype(np.float64)
+    ex, ey = (tr - tl) / n, (bl - tl) / n
+    return (tl + np.outer(cols * stride + 0.5 * stride, ex)
+            + np.outer(rows * stride + 0.5 * stride, ey))
+
+
+def silhouette_inside(part: PoseResult, whole: PoseResult, height: int, width: int) -> float:
+    """Fraction of ``part``'s silhouette (its person-mask cells inside the image) that lies
+    inside ``whole``'s person mask: near 1 when ``part`` is a piece of ``whole`` (a leg, a
+    torso seen by a small tile), near 0 for a visible person beside or behind ``whole``
+    (visible pixels of one are not pixels of the other). 0 without masks."""
+    pts = mask_centres(part)
+    pts = pts[(pts[:, 0] >= 0) & (pts[:, 0] < width) & (pts[:, 1] >= 0) & (pts[:, 1] < height)]
+    if pts.shape[0] == 0:
+        return 0.0
+    return float(in_mask(whole, pts).mean())

@@ -10,7 +10,9 @@ baseline` reproduces the search before issue 19):
    square tiles of :attr:`SearchConfig.tile_sides` of the image's long side (``"dense"`` adds
    :attr:`SearchConfig.dense_sides`). A tile's detection counts only if its full-body circle
    fits in the tile. In ``"auto"`` mode a tile is skipped when the people found so far already
-   cover most of it (one large person does not stop the search for small ones).
+   cover most of it (one large person does not stop the search for small ones), then windows
+   of 1/8 of the long side centred on the tiles' weak detections (people too small for the
+   tiles: :attr:`SearchConfig.zoom_score`).
 2. **Cross-scale merge** (``merge="circles"``): the same person seen in several windows gives
    detections whose full-body circles (hip centre, radius) agree; two detections are merged only
    when their centres are within :attr:`SearchConfig.merge_distance` of the smaller radius *and*
@@ -27,6 +29,9 @@ baseline` reproduces the search before issue 19):
    roi_from_face`) and is verified like the others.
 5. **Duplicates**: landmark sets whose median point distance is below ``duplicate_distance`` of
    the body size, or whose silhouettes overlap more than ``duplicate_iou``, are one person.
+6. **Parts**: a candidate lying inside the silhouette of a person at least twice its size (its
+   box covered by that person's mask, or its own silhouette inside it) is a part of that person
+   (legs or a torso a tile took for a small person), not a person.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from ehps.detection.people import (
     person_box,
     roi_from_pose,
     same_person,
+    silhouette_inside,
     usable_roi,
 )
 from ehps.detection.pose_detector import PoseDetections, roi_from_detection
@@ -91,7 +97,24 @@ class SearchConfig:
         contained: a candidate whose box lies by this fraction inside the silhouette of a
             person at least ``contained_ratio`` times its size is a part of that person (a
             hand, a foot, a head seen by a small tile), not a person; 0 keeps everyone.
-        contained_ratio: see ``contained``.
+        contained_ratio: see ``contained`` and ``part_silhouette``.
+        part_silhouette: a candidate of which at least this fraction of its own silhouette
+            (the pose model's person mask) lies inside the silhouette of a person at least
+            ``contained_ratio`` times its size is a part of that person (a pair of legs or a
+            torso that a tile took for a small person; a visible person beside or behind the
+            big one shows pixels the big one's mask does not have); 0 turns it off.
+        zoom_score: ``"auto"`` only: tile detections scoring at least this (but under
+            ``tile_min_score``) hint at a person too small for the tile; up to ``zoom_max`` of
+            them (best first, none on a person already found) get a window of ``zoom_side`` of
+            the long side centred on them, searched like a tile (the cheap part of
+            ``dense_sides``: a few windows where the tiles saw something, not the whole grid);
+            0 turns it off.
+        zoom_side: see ``zoom_score``.
+        zoom_max: see ``zoom_score``.
+        min_box_px: candidates whose person box (landmarks and mask) is shorter than this on
+            its longer side (pixels) are dropped: the landmark model does not resolve a body
+            that small, and the zoom windows otherwise turn cones, tripods and litter of that
+            size into people; 0 keeps every size.
     """
 
     tile_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
@@ -109,6 +132,11 @@ class SearchConfig:
     tile_border: float = 0.0
     contained: float = 0.7
     contained_ratio: float = 2.0
+    part_silhouette: float = 0.3
+    zoom_score: float = 0.03
+    zoom_side: float = 1.0 / 8.0
+    zoom_max: int = 32
+    min_box_px: float = 32.0
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
@@ -119,6 +147,8 @@ class SearchConfig:
         if any(not 0.0 < s <= 1.0 for s in (*self.tile_sides, *self.dense_sides,
                                              *self.face_sides)):
             raise ValueError("tile_sides, dense_sides and face_sides must be fractions in (0, 1]")
+        if not 0.0 < self.zoom_side <= 1.0 or self.zoom_max < 0 or self.zoom_score < 0.0:
+            raise ValueError("zoom_side must be in (0, 1], zoom_max and zoom_score >= 0")
         if not 0.0 <= self.tile_overlap < 1.0:
             raise ValueError(f"tile_overlap must be in [0, 1), got {self.tile_overlap}")
 
@@ -127,7 +157,8 @@ class SearchConfig:
         """The person search before issue 19 (for side-by-side benchmarks)."""
         return cls(tile_sides=(1.0 / 2.0, 1.0 / 4.0), dense_sides=(), tile_overlap=0.5,
                    tile_min_score=0.5, auto_policy="large_person", merge="weighted",
-                   refine=False, face_sides=(), tile_border=0.0, contained=0.0)
+                   refine=False, face_sides=(), tile_border=0.0, contained=0.0,
+                   part_silhouette=0.0, zoom_score=0.0, min_box_px=0.0)
 
 
 def merge_circles(keypoints: np.ndarray, scores: np.ndarray, distance: float, scale: float
@@ -234,15 +265,22 @@ class PersonSearch:
     pose_landmarker: Any
     face_detector: Any
 
-    def _detect_in(self, pyramid: ImagePyramid, windows: list[Roi]) -> PoseDetections:
+    def _detect_in(self, pyramid: ImagePyramid, windows: list[Roi],
+                   weak: list[PoseDetections] | None = None) -> PoseDetections:
         """Detections from several windows, merged across windows. Detections from a tile
         whose full-body circle does not fit in that tile are dropped first: a tile that shows
-        part of a bigger person (or a texture) must not make up a person."""
+        part of a bigger person (or a texture) must not make up a person. With ``weak``, the
+        tiles' detections scoring in ``[zoom_score, tile_min_score)`` are appended to it."""
         h, w = pyramid.shape[:2]
         cfg = self.search_config
         found = []
         for win in windows:
-            dets = self.pose_detector(pyramid, win)
+            if weak is not None and cfg.zoom_score > 0 and is_tile(win, h, w):
+                dets, hints = self.pose_detector.detect_with_weak(pyramid, win, cfg.zoom_score)
+                hints = hints.take(circle_in_window(hints.keypoints, win))
+                weak.append(hints.take(hints.scores < cfg.tile_min_score))
+            else:
+                dets = self.pose_detector(pyramid, win)
             if len(dets):
                 tile = is_tile(win, h, w)
                 keep = dets.scores >= (cfg.tile_min_score if tile else self.min_score)
@@ -308,26 +346,63 @@ class PersonSearch:
             else:
                 tiles = uncovered_windows(tiles, [person_box(p.pose, [], h, w) for p in people],
                                           h, w, cfg.auto_cover)
+            weak: list[PoseDetections] = []
             if tiles:
-                people += self._landmark_candidates(pyramid, self._detect_in(pyramid, tiles),
+                people += self._landmark_candidates(pyramid, self._detect_in(pyramid, tiles,
+                                                                             weak), known=people)
+            zoom = self._zoom_windows(PoseDetections.concat(weak), people, max(h, w))
+            if zoom:
+                people += self._landmark_candidates(pyramid, self._detect_in(pyramid, zoom),
                                                     known=people)
         if cfg.face_sides:
             people += self._face_candidates(pyramid, people)
+        if cfg.min_box_px > 0:
+            people = [p for p in people
+                      if float(person_box(p.pose, [], h, w)[2:].max()) >= cfg.min_box_px]
         people = self._deduplicate(people)
-        if cfg.contained > 0:
+        if cfg.contained > 0 or cfg.part_silhouette > 0:
             people = self._drop_parts(people, h, w)
         return people
 
+    def _zoom_windows(self, hints: PoseDetections, people: list[Candidate], long_side: int
+                      ) -> list[Roi]:
+        """Windows of ``zoom_side`` centred on the best ``zoom_max`` weak tile detections that
+        are not people found already (``zoom_score`` in :class:`SearchConfig`)."""
+        cfg = self.search_config
+        if len(hints) == 0:
+            return []
+        idx = merge_circles(hints.keypoints, hints.scores, cfg.merge_distance, cfg.merge_scale)
+        circles = [_pose_circle(p.pose) for p in people]
+        side = cfg.zoom_side * float(long_side)
+        out: list[Roi] = []
+        for i in idx:
+            if len(out) >= cfg.zoom_max:
+                break
+            k = hints.keypoints[i]
+            if circles and _matches_circle(k, circles, cfg.merge_distance, cfg.merge_scale):
+                continue
+            out.append(Roi(float(k[0, 0]), float(k[0, 1]), side, side))
+        return out
+
     def _drop_parts(self, people: list[Candidate], h: int, w: int) -> list[Candidate]:
-        """Candidates that lie inside a much bigger person's silhouette are parts of it."""
+        """Candidates that lie inside a much bigger person's silhouette are parts of it: their
+        box is covered by its mask (``contained``) or their own silhouette lies in it
+        (``part_silhouette``)."""
         cfg = self.search_config
         boxes = [person_box(p.pose, [], h, w) for p in people]
         sizes = [body_size(p.pose.points[:, :2]) for p in people]
+
+        def part_of(i: int, j: int) -> bool:
+            if sizes[j] < cfg.contained_ratio * sizes[i]:
+                return False
+            if cfg.contained > 0 and mask_coverage(people[j].pose, boxes[i]) >= cfg.contained:
+                return True
+            return cfg.part_silhouette > 0 and silhouette_inside(
+                people[i].pose, people[j].pose, h, w) >= cfg.part_silhouette
+
         kept = []
         for i, p in enumerate(people):
-            part = any(sizes[j] >= cfg.contained_ratio * sizes[i]
-                       and mask_coverage(people[j].pose, boxes[i]) >= cfg.contained
-                       for j in range(len(people)) if j != i)
+            part = any(part_of(i, j) for j in range(len(people)) if j != i)
             if not part:
                 kept.append(p)
         return kept

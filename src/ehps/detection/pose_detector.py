@@ -53,6 +53,10 @@ class PoseDetections:
         return PoseDetections(np.zeros((0, 4), np.float32), np.zeros((0, 4, 2), np.float32),
                               np.zeros(0, np.float32))
 
+    def take(self, keep: np.ndarray) -> PoseDetections:
+        """The detections selected by ``keep`` ((N,) bool or int indices)."""
+        return PoseDetections(self.boxes_xyxy[keep], self.keypoints[keep], self.scores[keep])
+
     @staticmethod
     def concat(items: list[PoseDetections]) -> PoseDetections:
         items = [d for d in items if len(d)]
@@ -98,19 +102,37 @@ class PoseDetector:
         Returns:
             detections in full-image pixels, after NMS within this window.
         """
+        return self.detect_with_weak(image, window)[0]
+
+    def detect_with_weak(
+        self, image: np.ndarray | ImagePyramid, window: Roi | None = None,
+        weak_score: float | None = None,
+    ) -> tuple[PoseDetections, PoseDetections]:
+        """Detections at ``min_score`` (exactly those of :meth:`__call__`) and, separately, the
+        weak ones scoring in ``[weak_score, min_score)`` (NMS among themselves; empty when
+        ``weak_score`` is ``None``): hints of people too small for this window.
+
+        Returns:
+            ``(strong, weak)`` detections in full-image pixels.
+        """
         if window is None:
             window = full_image_roi(*image.shape[:2])
         size = POSE_DETECTOR_SSD.input_size
         tensor, _, pad = as_pyramid(image).crop(window, (size, size), value_range=(-1.0, 1.0),
                                   keep_aspect_ratio=True, border_zero=True)
         raw_boxes, raw_scores = self.model(tensor[None])
+        low = self.min_score if weak_score is None else min(weak_score, self.min_score)
         boxes, kps, scores = decode_detections(raw_boxes[0], raw_scores[0], self.anchors,
-                                               POSE_DETECTOR_SSD, self.min_score)
-        if scores.size == 0:
-            return PoseDetections.empty()
-        boxes, kps, scores = weighted_nms(boxes, kps, scores, self.nms_iou)
-        corners = boxes.reshape(-1, 2, 2)
-        corners_img = roi_to_image(letterbox_to_roi(corners, pad), window)
-        kps_img = roi_to_image(letterbox_to_roi(kps, pad), window)
-        return PoseDetections(corners_img.reshape(-1, 4).astype(np.float32),
-                              kps_img.astype(np.float32), scores)
+                                               POSE_DETECTOR_SSD, low)
+        strong = scores >= self.min_score
+        out = []
+        for sel in (strong, ~strong):
+            if not sel.any():
+                out.append(PoseDetections.empty())
+                continue
+            b, k, sc = weighted_nms(boxes[sel], kps[sel], scores[sel], self.nms_iou)
+            corners_img = roi_to_image(letterbox_to_roi(b.reshape(-1, 2, 2), pad), window)
+            kps_img = roi_to_image(letterbox_to_roi(k, pad), window)
+            out.append(PoseDetections(corners_img.reshape(-1, 4).astype(np.float32),
+                                      kps_img.astype(np.float32), sc))
+        return out[0], out[1]
