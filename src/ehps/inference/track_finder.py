@@ -39,7 +39,10 @@ class FinderStats:
     Attributes:
         frames: frames looked at; searches: frames with a full person search;
         tracked: people found by following their landmarks; searched: people found by a search;
-        parts_skipped: people for whom hands and face were not looked for (too small).
+        parts_skipped: people for whom hands and face were not looked for (too small);
+        parts_carried: tracked people whose hands and face were carried from the previous frame
+        instead of looked for (:attr:`~ehps.detection.landmark_tracking.TrackingSchedule.
+        parts_every`).
     """
 
     frames: int = 0
@@ -47,6 +50,7 @@ class FinderStats:
     tracked: int = 0
     searched: int = 0
     parts_skipped: int = 0
+    parts_carried: int = 0
 
     def to_json(self) -> dict[str, int]:
         return dict(vars(self))
@@ -95,7 +99,7 @@ class TrackingFinder:
             self._tracker = LandmarkTracker(self.base.detector, self.schedule)
         previous = [h.detection.landmarks for h in hints
                     if isinstance(h.detection.landmarks, PersonLandmarks)]
-        searches = self._tracker.searches
+        searches, carried = self._tracker.searches, self._tracker.parts_carried
         people = self._tracker.step(image, previous)
         found = [Detection(np.asarray(p.bbox_xywh, np.float32), float(p.score), p)
                  for p in people]
@@ -105,6 +109,7 @@ class TrackingFinder:
         st = self.stats
         st.frames += 1
         st.searches += self._tracker.searches - searches
+        st.parts_carried += self._tracker.parts_carried - carried
         for d in found:
             extras = d.landmarks.extras
             if extras.get("tracked"):
