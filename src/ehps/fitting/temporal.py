@@ -86,6 +86,9 @@ class TemporalFitConfig:
             ``"landmarks"`` keeps PA-MPJPE (37.8 vs 38.1 mm per-frame) but is jittery (11.8 vs
             7.3 m/s^2), ``"best"`` with 20 iterations 38.8 mm and 6.4 m/s^2; ``"previous"``
             alone lets errors carry over from frame to frame.
+        prune_cold: new tracks of followed videos get the cold fit without the stages whose
+            data nobody in the frame's batch has (no hands found: no ``hands`` stage; no face:
+            no ``face`` stage; :func:`ehps.inference.fit_estimator.cold_stages`).
     """
 
     iterations: int = 20
@@ -101,6 +104,7 @@ class TemporalFitConfig:
     history: int = 2
     start: str = "best"
     hands: bool = False
+    prune_cold: bool = True
 
     def __post_init__(self) -> None:
         for name in ("iterations", "camera_iterations", "face_iterations", "refine_iterations",
@@ -406,8 +410,10 @@ def _fit_warm(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: 
     v = packer.unpack(x)
     with torch.no_grad():
         final = stages[-1].weights if stages else LossWeights()
-        loss, terms = objective(v, final)
-        kp = objective.keypoints(adapter.forward(v))
+        output = adapter.forward(v)
+        kp = objective.keypoints(output)
+        # the loss from the same evaluation (the objective takes any joints/keypoints source)
+        loss, terms = objective(v, final, lambda _v: (output.joints, kp))
     estimates = _export(adapter, v, None, kp, targets, landmarks, intrinsics, loss, terms)
     if carried is not None:
         for i, est in enumerate(estimates):
