@@ -89,6 +89,12 @@ class TemporalFitConfig:
         prune_cold: new tracks of followed videos get the cold fit without the stages whose
             data nobody in the frame's batch has (no hands found: no ``hands`` stage; no face:
             no ``face`` stage; :func:`ehps.inference.fit_estimator.cold_stages`).
+        face_when_carried: run the face stage also when every face of the batch was carried
+            over from the previous frame by landmark tracking (``extras["parts_age"] > 0``,
+            :mod:`ehps.detection.landmark_tracking`) rather than looked for: a carried face is
+            the previous face moved with the head, so the expression fitted last frame still
+            fits it; ``False`` (default) skips the stage then (the head follows the body
+            points in the main stage).
     """
 
     iterations: int = 20
@@ -105,6 +111,7 @@ class TemporalFitConfig:
     start: str = "best"
     hands: bool = False
     prune_cold: bool = True
+    face_when_carried: bool = False
 
     def __post_init__(self) -> None:
         for name in ("iterations", "camera_iterations", "face_iterations", "refine_iterations",
@@ -371,6 +378,9 @@ def _fit_warm(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: 
     shape_free = torch.tensor([s.shape_free for s in starts])
     hands = bool((targets.conf["left_hand"].sum() + targets.conf["right_hand"].sum()) > 0)
     face = bool(targets.conf["face"].sum() > 0)
+    if face and not temporal.face_when_carried:
+        face = any(lm.face_2d is not None and not lm.extras.get("parts_age", 0)
+                   for lm in landmarks)
     stages = warm_stages(temporal, bool(shape_free.any()), hands, face)
     timings["init"] = time.perf_counter() - t0
 
