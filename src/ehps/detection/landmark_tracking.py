@@ -16,7 +16,11 @@ does the same for several people:
 3. the full person search (:meth:`~ehps.detection.MediapipeDetector.search_people`, every search
    mode and refinement the detector has) runs on the first frame, every :attr:`TrackingSchedule.
    search_every` frames and right after a person was lost; the people it finds that no tracked
-   person explains (:func:`~ehps.detection.people.same_person`) are added;
+   person explains (:func:`~ehps.detection.people.same_person`) are added; a lost person is
+   looked for again where they were last seen on each of the next
+   :attr:`TrackingSchedule.lost_retries` frames (one landmark model call: a person standing
+   still whose presence dipped below the threshold for a frame, or who was hidden for a moment,
+   comes back before the next scheduled search), until someone found there explains them;
 4. hands and face are looked for (as the detector does on photos) only for people whose body
    landmarks span at least :attr:`TrackingSchedule.part_min_height` pixels: on smaller people the
    hand and face models see a few pixels and their landmarks do not help the fit
@@ -78,6 +82,8 @@ class TrackingSchedule:
             docstring, step 5). Searched (new) people always get them looked for.
         parts_motion: look again earlier when the similarity that carries a part leaves its
             anchoring pose points more than this fraction of the body size (RMS) off.
+        lost_retries: frames during which a lost person is looked for again in the crop they
+            were last seen in (0: never; module docstring, step 3).
     """
 
     search_every: int = 8
@@ -86,6 +92,7 @@ class TrackingSchedule:
     face: bool = True
     parts_every: int = 4
     parts_motion: float = 0.02
+    lost_retries: int = 8
 
     def __post_init__(self) -> None:
         if self.search_every < 1:
@@ -94,6 +101,8 @@ class TrackingSchedule:
             raise ValueError(f"part_min_height must be >= 0, got {self.part_min_height}")
         if self.parts_every < 1:
             raise ValueError(f"parts_every must be >= 1, got {self.parts_every}")
+        if self.lost_retries < 0:
+            raise ValueError(f"lost_retries must be >= 0, got {self.lost_retries}")
         if not self.parts_motion >= 0:
             raise ValueError(f"parts_motion must be >= 0, got {self.parts_motion}")
 
@@ -135,6 +144,22 @@ def previous_roi(person: PersonLandmarks) -> Roi:
     return transform_roi(box, 1.25, 1.25, square_long=True)
 
 
+def _det_score(person: PersonLandmarks) -> float:
+    return float(person.extras.get("detector_score", 1.0)) if person.extras else 1.0
+
+
+def _explained(person: PersonLandmarks, found: Sequence[_Found]) -> bool:
+    """Someone found in this frame covers where ``person`` was last seen (the centre of their
+    tracking crop lies in the box of a found person's landmarks)."""
+    roi = previous_roi(person)
+    for f in found:
+        pts = f.pose.points[:, :2]
+        lo, hi = pts.min(0), pts.max(0)
+        if lo[0] <= roi.cx <= hi[0] and lo[1] <= roi.cy <= hi[1]:
+            return True
+    return False
+
+
 @dataclass
 class _Found:
     pose: PoseResult
@@ -161,6 +186,9 @@ class LandmarkTracker:
         self.searches = 0
         #: people whose hands and face were carried rather than looked for
         self.parts_carried = 0
+        #: lost people found again where they were last seen
+        self.recovered = 0
+        self._lost: list[tuple[PersonLandmarks, int]] = []
 
     def step(self, image: np.ndarray, previous: Sequence[PersonLandmarks]
              ) -> list[PersonLandmarks]:
@@ -174,14 +202,26 @@ class LandmarkTracker:
         det = self.detector
         pyramid = ImagePyramid(as_rgb_uint8(image, name="frame"))
         found: list[_Found] = []
-        lost = 0
+        newly_lost: list[PersonLandmarks] = []
         for person in previous:
             pose = det.pose_in_roi(pyramid, previous_roi(person))
             if pose is None:
-                lost += 1
+                newly_lost.append(person)
                 continue
-            prev_det = float(person.extras.get("detector_score", 1.0)) if person.extras else 1.0
-            found.append(_Found(pose, pose.score, prev_det, True, person))
+            found.append(_Found(pose, pose.score, _det_score(person), True, person))
+        lost = len(newly_lost)
+        retry, self._lost = self._lost, []
+        for person, age in retry:  # people lost earlier: where they were last seen
+            if _explained(person, found):
+                continue
+            pose = det.pose_in_roi(pyramid, previous_roi(person))
+            if pose is not None:
+                found.append(_Found(pose, pose.score, _det_score(person), True, person))
+                self.recovered += 1
+            elif age + 1 < self.schedule.lost_retries:
+                self._lost.append((person, age + 1))
+        if self.schedule.lost_retries:
+            self._lost += [(p, 0) for p in newly_lost]
         found = self._unique(found)
         first = self.frames == 0
         self.frames += 1
@@ -192,6 +232,7 @@ class LandmarkTracker:
             for pose, score, det_score in det.search_people(pyramid):
                 if not any(self._same(pose, f.pose) for f in found):
                     found.append(_Found(pose, score, det_score, False))
+            self._lost = [(p, a) for p, a in self._lost if not _explained(p, found)]
         return [self._complete(pyramid, f) for f in found]
 
     def _same(self, a: PoseResult, b: PoseResult) -> bool:

@@ -42,7 +42,7 @@ class FinderStats:
         parts_skipped: people for whom hands and face were not looked for (too small);
         parts_carried: tracked people whose hands and face were carried from the previous frame
         instead of looked for (:attr:`~ehps.detection.landmark_tracking.TrackingSchedule.
-        parts_every`).
+        parts_every`); recovered: lost people found again where they were last seen.
     """
 
     frames: int = 0
@@ -51,6 +51,7 @@ class FinderStats:
     searched: int = 0
     parts_skipped: int = 0
     parts_carried: int = 0
+    recovered: int = 0
 
     def to_json(self) -> dict[str, int]:
         return dict(vars(self))
@@ -99,7 +100,8 @@ class TrackingFinder:
             self._tracker = LandmarkTracker(self.base.detector, self.schedule)
         previous = [h.detection.landmarks for h in hints
                     if isinstance(h.detection.landmarks, PersonLandmarks)]
-        searches, carried = self._tracker.searches, self._tracker.parts_carried
+        tr = self._tracker
+        searches, carried, recovered = tr.searches, tr.parts_carried, tr.recovered
         people = self._tracker.step(image, previous)
         found = [Detection(np.asarray(p.bbox_xywh, np.float32), float(p.score), p)
                  for p in people]
@@ -110,6 +112,7 @@ class TrackingFinder:
         st.frames += 1
         st.searches += self._tracker.searches - searches
         st.parts_carried += self._tracker.parts_carried - carried
+        st.recovered += self._tracker.recovered - recovered
         for d in found:
             extras = d.landmarks.extras
             if extras.get("tracked"):
