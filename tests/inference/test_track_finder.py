@@ -167,3 +167,46 @@ def test_video_finder_wraps_landmark_finders_only():
     assert isinstance(again, TrackingFinder) and again is not wrapped  # fresh state
     custom = object()
     assert video_finder(custom, cfg.tracking) is custom  # type: ignore[arg-type]
+
+
+class DrawnDetector(ScriptedDetector):
+    """A scripted detector whose people are also drawn into the frames (bright boxes), with the
+    windowed search of :meth:`ehps.detection.MediapipeDetector.people_in_windows`."""
+
+    def __init__(self, people) -> None:
+        super().__init__(people)
+        self.window_calls: list[tuple[int, int]] = []
+
+    def image(self, f: int) -> np.ndarray:
+        img = np.zeros((480, 640, 3), np.uint8)
+        for cx, cy, h in self.people(f).values():
+            img[int(cy - h / 2):int(cy + h / 2), int(cx - h / 5):int(cx + h / 5)] = 200
+        return img
+
+    def people_in_windows(self, image, windows, known=()):
+        self.window_calls.append((self.frame, len(windows)))
+        out = []
+        for cx, cy, h in self.people(self.frame).values():
+            inside = any(abs(cx - w.cx) < w.w / 2 and abs(cy - w.cy) < w.h / 2 for w in windows)
+            if inside and not any(abs(k.points[:, 0].mean() - cx) < 5 for k in known):
+                out.append((_pose(cx, cy, h), 0.9, 0.8))
+        return out
+
+
+def test_a_newcomer_is_found_where_the_frame_changed():
+    det = DrawnDetector(_walkers)
+    finder = TrackingFinder(LandmarkFinder(detector=det), TrackingSchedule(search_every=10))
+    front = FrontStages(BoxesOnly(), finder, tracker=IoUTracker(), timings={})
+    seen = []
+    for f in range(12):
+        det.frame = f
+        task = front(Frame(f, "v", det.image(f), f / 25))
+        seen.append(len(task.inputs))
+    # the third person walks in at frame 7 and is found there, not at the search of frame 10
+    assert det.searches == [0, 10]
+    assert seen == [2] * 7 + [3] * 5
+    assert finder.stats.motion_found == 1
+    # only frames with unexplained change search windows, at most two of them
+    assert det.window_calls and all(n <= 2 for _, n in det.window_calls)
+    assert 7 in {f for f, _ in det.window_calls}
+    assert not any(f in (0, 10) for f, _ in det.window_calls)

@@ -21,6 +21,10 @@ does the same for several people:
    :attr:`TrackingSchedule.lost_retries` frames (one landmark model call: a person standing
    still whose presence dipped below the threshold for a frame, or who was hidden for a moment,
    comes back before the next scheduled search), until someone found there explains them;
+   between searches, the detector also runs on the few windows where the frame changed and
+   nobody followed explains the change (:class:`~ehps.detection.motion_search.MotionWindows`,
+   at most :attr:`TrackingSchedule.motion_windows` per frame): newcomers are found as they walk
+   in rather than at the next search;
 4. hands and face are looked for (as the detector does on photos) only for people whose body
    landmarks span at least :attr:`TrackingSchedule.part_min_height` pixels: on smaller people the
    hand and face models see a few pixels and their landmarks do not help the fit
@@ -49,6 +53,7 @@ import numpy as np
 
 from ehps.detection.base import PersonLandmarks
 from ehps.detection.landmarks import PoseResult
+from ehps.detection.motion_search import MotionWindows
 from ehps.detection.people import body_size, person_box, roi_from_pose, same_person
 from ehps.detection.roi import ImagePyramid, Roi, transform_roi
 from ehps.io.image import as_rgb_uint8
@@ -84,6 +89,8 @@ class TrackingSchedule:
             anchoring pose points more than this fraction of the body size (RMS) off.
         lost_retries: frames during which a lost person is looked for again in the crop they
             were last seen in (0: never; module docstring, step 3).
+        motion_windows: detector windows per frame where the frame changed and nobody
+            followed explains it, between searches (0: none; module docstring, step 3).
     """
 
     search_every: int = 8
@@ -93,6 +100,7 @@ class TrackingSchedule:
     parts_every: int = 4
     parts_motion: float = 0.02
     lost_retries: int = 8
+    motion_windows: int = 2
 
     def __post_init__(self) -> None:
         if self.search_every < 1:
@@ -101,6 +109,8 @@ class TrackingSchedule:
             raise ValueError(f"part_min_height must be >= 0, got {self.part_min_height}")
         if self.parts_every < 1:
             raise ValueError(f"parts_every must be >= 1, got {self.parts_every}")
+        if self.motion_windows < 0:
+            raise ValueError(f"motion_windows must be >= 0, got {self.motion_windows}")
         if self.lost_retries < 0:
             raise ValueError(f"lost_retries must be >= 0, got {self.lost_retries}")
         if not self.parts_motion >= 0:
@@ -148,6 +158,13 @@ def _det_score(person: PersonLandmarks) -> float:
     return float(person.extras.get("detector_score", 1.0)) if person.extras else 1.0
 
 
+def _points_box(pose: PoseResult) -> np.ndarray:
+    """(4,) xywh box of a pose's landmarks, pixels."""
+    pts = pose.points[:, :2]
+    lo, hi = pts.min(0), pts.max(0)
+    return np.r_[lo, hi - lo]
+
+
 def _explained(person: PersonLandmarks, found: Sequence[_Found]) -> bool:
     """Someone found in this frame covers where ``person`` was last seen (the centre of their
     tracking crop lies in the box of a found person's landmarks)."""
@@ -189,6 +206,11 @@ class LandmarkTracker:
         #: lost people found again where they were last seen
         self.recovered = 0
         self._lost: list[tuple[PersonLandmarks, int]] = []
+        #: people found by the search of the windows where the frame changed
+        self.motion_found = 0
+        self._motion = MotionWindows(self.schedule.motion_windows)
+        self._motion_search = (self.schedule.motion_windows > 0
+                               and hasattr(detector, "people_in_windows"))
 
     def step(self, image: np.ndarray, previous: Sequence[PersonLandmarks]
              ) -> list[PersonLandmarks]:
@@ -226,7 +248,16 @@ class LandmarkTracker:
         first = self.frames == 0
         self.frames += 1
         self.since_search += 1
-        if first or lost or self.since_search >= self.schedule.search_every:
+        search = first or lost or self.since_search >= self.schedule.search_every
+        if self._motion_search:
+            windows = self._motion(pyramid.image, [_points_box(f.pose) for f in found])
+            if windows and not search:
+                for pose, score, det_score in det.people_in_windows(
+                        pyramid, windows, [f.pose for f in found]):
+                    if not any(self._same(pose, f.pose) for f in found):
+                        found.append(_Found(pose, score, det_score, False))
+                        self.motion_found += 1
+        if search:
             self.since_search = 0
             self.searches += 1
             for pose, score, det_score in det.search_people(pyramid):

@@ -42,7 +42,8 @@ class FinderStats:
         parts_skipped: people for whom hands and face were not looked for (too small);
         parts_carried: tracked people whose hands and face were carried from the previous frame
         instead of looked for (:attr:`~ehps.detection.landmark_tracking.TrackingSchedule.
-        parts_every`); recovered: lost people found again where they were last seen.
+        parts_every`); recovered: lost people found again where they were last seen;
+        motion_found: newcomers found between searches in windows where the frame changed.
     """
 
     frames: int = 0
@@ -52,6 +53,7 @@ class FinderStats:
     parts_skipped: int = 0
     parts_carried: int = 0
     recovered: int = 0
+    motion_found: int = 0
 
     def to_json(self) -> dict[str, int]:
         return dict(vars(self))
@@ -102,6 +104,7 @@ class TrackingFinder:
                     if isinstance(h.detection.landmarks, PersonLandmarks)]
         tr = self._tracker
         searches, carried, recovered = tr.searches, tr.parts_carried, tr.recovered
+        moved = tr.motion_found
         people = self._tracker.step(image, previous)
         found = [Detection(np.asarray(p.bbox_xywh, np.float32), float(p.score), p)
                  for p in people]
@@ -113,6 +116,7 @@ class TrackingFinder:
         st.searches += self._tracker.searches - searches
         st.parts_carried += self._tracker.parts_carried - carried
         st.recovered += self._tracker.recovered - recovered
+        st.motion_found += self._tracker.motion_found - moved
         for d in found:
             extras = d.landmarks.extras
             if extras.get("tracked"):
