@@ -279,19 +279,21 @@ def _recentre(adapter: BodyAdapter, objective: Objective, v: dict[str, torch.Ten
 
 @torch.no_grad()
 def _pose_start(adapter: BodyAdapter, objective: Objective, v: dict[str, torch.Tensor],
-                start: str, use_ik: bool) -> dict[str, torch.Tensor]:
+                start: str, use_ik: bool, surrogate: SkeletonSurrogate | None = None
+                ) -> dict[str, torch.Tensor]:
     """The closed-form start of cold fits (orientation, limb IK from this frame's world
     landmarks, translation) with the track's shape, hands and face; ``start="best"`` keeps,
     per person, whichever of it and ``v`` (the previous pose) fits this frame's body points
-    better."""
+    better (judged on ``surrogate`` when given, the skeleton the main stage optimises, else on
+    the exact model)."""
     zero = adapter.init_variables(v["transl"].shape[0], v["transl"].dtype, v["transl"].device)
     rest = {**v, **{k: zero[k] for k in ("global_orient", "body_pose", "transl")}}
     fresh = initialise(adapter, objective, rest, use_ik=use_ik)
     if start == "landmarks":
         return fresh
     weights = warm_stages(TemporalFitConfig(), False, False, False)[-1].weights
-    loss_prev = objective(v, weights)[0]
-    loss_new = objective(fresh, weights)[0]
+    loss_prev = objective(v, weights, surrogate)[0]
+    loss_new = objective(fresh, weights, surrogate)[0]
     better = loss_new < loss_prev
     return {k: torch.where(better.reshape(-1, *([1] * (t.ndim - 1))), fresh[k], t)
             for k, t in v.items()}
@@ -371,10 +373,6 @@ def _fit_warm(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: 
         v = _extrapolate(adapter, starts, v, temporal.extrapolate)
     if temporal.recentre:
         v = _recentre(adapter, objective, v)
-    if temporal.start != "previous":
-        v = _pose_start(adapter, objective, v, temporal.start, config.limb_ik)
-    if temporal.weight > 0:
-        objective.extra_terms = TemporalTerm(*_past_joints(adapter, starts, dt), temporal)
     shape_free = torch.tensor([s.shape_free for s in starts])
     hands = bool((targets.conf["left_hand"].sum() + targets.conf["right_hand"].sum()) > 0)
     face = bool(targets.conf["face"].sum() > 0)
@@ -382,11 +380,19 @@ def _fit_warm(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: 
         face = any(lm.face_2d is not None and not lm.extras.get("parts_age", 0)
                    for lm in landmarks)
     stages = warm_stages(temporal, bool(shape_free.any()), hands, face)
+    # the skeleton surrogate depends on the shape (and other non-pose variables) only, which
+    # the pose start keeps: built once, it judges the starts and runs the first stage
+    surrogate: SkeletonSurrogate | None = None
+    if any(st.surrogate for st in stages):
+        surrogate = SkeletonSurrogate(adapter, maps, v)
+    if temporal.start != "previous":
+        v = _pose_start(adapter, objective, v, temporal.start, config.limb_ik, surrogate)
+    if temporal.weight > 0:
+        objective.extra_terms = TemporalTerm(*_past_joints(adapter, starts, dt), temporal)
     timings["init"] = time.perf_counter() - t0
 
     packer = Packer(v, adapter.variable_scales)
     x = packer.pack(v)
-    surrogate: SkeletonSurrogate | None = None
     carried: LBFGSMemory | None = None
     fitted = adapter.fitted_variables()
     for stage in stages:
