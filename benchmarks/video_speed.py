@@ -20,10 +20,20 @@ Quality:
   (and of the truth itself, for reference), id switches (changes of the track id matched to one
   true person), and misses (true person-frames with no output).
 
+Network path (``--network smplerx_s32``, random official-style weights and the synthetic SMPL-X
+model: speed does not depend on the values, quality is meaningless): the same two modes on the
+first ``--network-frames`` vtest frames; the network's people come from the detector's boxes,
+so only the detect stage changes (person search on every frame vs landmark tracking). Prints
+frames/s, seconds per person-frame and per stage, and the ratios.
+
+The detect stage's own counts (frames searched, people followed, hands/face carried) are printed
+per run (``finder``).
+
 Usage::
 
     .venv/bin/python benchmarks/video_speed.py --quick            # 24 vtest + 24 synthetic frames
     .venv/bin/python benchmarks/video_speed.py --frames 200 --synth-frames 60
+    .venv/bin/python benchmarks/video_speed.py --skip-synth --skip-vtest --network smplerx_s32
 """
 
 from __future__ import annotations
@@ -62,14 +72,39 @@ def run_mode(video: Path, frames: int, per_frame: bool, predictor: Predictor, ou
                          "reproj": float(p.extras.get("reproj_px", {}).get("body", np.nan))}
                         for p in res.people])
 
+    finders, restore = _spy_finders()
     t0 = time.perf_counter()
-    report = run_inference([str(video)], cfg, predictor, on_result=keep)
+    try:
+        report = run_inference([str(video)], cfg, predictor, on_result=keep)
+    finally:
+        restore()
     seconds = time.perf_counter() - t0
     people = sum(len(r) for r in results)
+    stats = [f.stats.to_json() for f in finders if hasattr(f, "stats")]
     return {"seconds": seconds, "frames": len(results), "people": people,
             "fps": len(results) / seconds, "s_per_person_frame": seconds / max(people, 1),
             "timings": {k: round(v, 2) for k, v in report.timings.items() if v > 0},
-            "results": results}
+            "finder": stats[0] if len(stats) == 1 else stats, "results": results}
+
+
+def _spy_finders() -> tuple[list[Any], Any]:
+    """Collect the tracking finders the runner makes for each sequence (for their stats);
+    returns them and the function that stops collecting."""
+    from ehps.inference import runner
+
+    made: list[Any] = []
+    original = runner.video_finder
+
+    def spy(finder: Any, tracking: Any) -> Any:
+        out = original(finder, tracking)
+        made.append(out)
+        return out
+
+    def restore() -> None:
+        runner.video_finder = original  # type: ignore[assignment]
+
+    runner.video_finder = spy  # type: ignore[assignment]
+    return made, restore
 
 
 def track_jitter(results: list[list[dict[str, Any]]], fps: float) -> float:
@@ -168,7 +203,7 @@ def compare(name: str, video: Path, frames: int, predictor: Predictor, search_ev
     out["speedup_per_person_frame"] = a["s_per_person_frame"] / b["s_per_person_frame"]
     out["speedup_fps"] = b["fps"] / a["fps"]
     print(f"\n== {name}: {video.name}, {frames} frames")
-    keys = [k for k in a if k != "timings"]
+    keys = [k for k in a if k not in ("timings", "finder")]
     for k in keys:
         print(f"  {k:28s} {a[k]:>12.4g} {b[k]:>12.4g}" if isinstance(a[k], float | int)
               else f"  {k}: {a[k]} / {b[k]}")
@@ -176,9 +211,25 @@ def compare(name: str, video: Path, frames: int, predictor: Predictor, search_ev
     print("  stage seconds (per_frame / video):")
     for s in stages:
         print(f"    {s:14s} {a['timings'].get(s, 0):8.2f} {b['timings'].get(s, 0):8.2f}")
+    print(f"  finder (video): {b.get('finder')}")
     print(f"  speed-up per person-frame: {out['speedup_per_person_frame']:.2f}x, "
           f"frames/s: {out['speedup_fps']:.2f}x")
     return out
+
+
+def network_predictor(variant: str, tmp: Path) -> Predictor:
+    """A network predictor with random official-style weights and the synthetic SMPL-X model
+    (the default detector finds the people)."""
+    import torch
+
+    from ehps.bodymodels.synthetic import write_synthetic_smplx
+    from ehps.inference.network import NetworkEstimator
+    from ehps.modeling import build_model
+
+    torch.manual_seed(0)
+    smplx_dir = write_synthetic_smplx(tmp / "smplx", write_pkl=False)
+    model = build_model(variant).eval()
+    return Predictor(NetworkEstimator(model, smplx_path=str(smplx_dir), name=variant))
 
 
 def main() -> None:
@@ -193,6 +244,9 @@ def main() -> None:
     ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "ehps_video_speed"))
     ap.add_argument("--json", default=None)
     ap.add_argument("--only", choices=MODES, default=None, help="run one mode (tuning)")
+    ap.add_argument("--network", default=None, metavar="VARIANT",
+                    help="also time the network path with random weights (e.g. smplerx_s32)")
+    ap.add_argument("--network-frames", type=int, default=24)
     ap.add_argument("--warm", default="", help="TemporalFitConfig overrides of the video "
                     "mode, e.g. 'iterations=16,face_iterations=0,start=best'")
     args = ap.parse_args()
@@ -222,6 +276,13 @@ def main() -> None:
         fps = probe_video(args.video).fps or 25.0
         report["vtest"] = compare("vtest", Path(args.video), args.frames, predictor,
                                   args.search_every, lambda run: vtest_quality(run, fps), modes)
+    if args.network:
+        with tempfile.TemporaryDirectory() as tmp:
+            net = network_predictor(args.network, Path(tmp))
+            net.predict([np.zeros((64, 64, 3), np.uint8)])
+            report["network"] = compare(
+                f"network path ({args.network}, random weights)", Path(args.video),
+                args.network_frames, net, args.search_every, lambda run: {}, modes)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=float))
 

@@ -74,10 +74,11 @@ class BoxesOnly:
                 for d in detections]
 
 
-def _run(detector: ScriptedDetector, frames: int, search_every: int):
+def _run(detector: ScriptedDetector, frames: int, search_every: int, lost_retries: int = 8):
     """Track ``frames`` frames through the front chain; returns per frame {identity: track}."""
     base = LandmarkFinder(detector=detector)
-    finder = TrackingFinder(base, TrackingSchedule(search_every=search_every))
+    finder = TrackingFinder(base, TrackingSchedule(search_every=search_every,
+                                                   lost_retries=lost_retries))
     front = FrontStages(BoxesOnly(), finder, tracker=IoUTracker(), timings={})
     image = np.zeros((480, 640, 3), np.uint8)
     out = []
@@ -123,12 +124,37 @@ def test_a_lost_person_triggers_a_search():
         return p
 
     det = ScriptedDetector(people)
-    ids, _ = _run(det, 14, search_every=5)
+    ids, _ = _run(det, 14, search_every=5, lost_retries=0)
     # start, schedule, person 1 lost at 6 (the schedule restarts there), schedule
     assert det.searches == [0, 5, 6, 11]
     assert len({frame[0] for frame in ids}) == 1
     assert all(1 not in ids[f] for f in (6, 7, 8, 9, 10)) and 1 in ids[11]
     assert ids[11][1] == ids[5][1]  # the IoU tracker bridges the gap: same id
+
+    # with retries, person 1 is looked for where last seen and is back as soon as visible
+    det = ScriptedDetector(people)
+    ids, finder = _run(det, 14, search_every=5)
+    assert det.searches == [0, 5, 6, 11]
+    assert all(1 not in ids[f] for f in (6, 7)) and all(1 in ids[f] for f in range(8, 14))
+    assert {ids[f][1] for f in range(8, 14)} == {ids[5][1]}  # same id
+    assert finder.stats.recovered == 1
+    # frames 7 and 8 retry person 1 (one landmark call each) on top of one call per person
+    assert det.roi_calls == 2 * 6 + 1 * 2 + 2 + 2 * 6 - 2
+
+
+def test_a_person_who_left_is_retried_only_lost_retries_frames():
+    def people(f):
+        p = {0: (100.0 + 4 * f, 240.0, 160.0)}
+        if f < 3:  # person 1 leaves for good after frame 2
+            p[1] = (500.0, 260.0, 140.0)
+        return p
+
+    for retries in (0, 4):
+        det = ScriptedDetector(people)
+        _run(det, 12, search_every=100, lost_retries=retries)
+        # frames 1-3: two people (person 1 is lost at 3); 4-11: person 0, plus person 1
+        # retried on frames 4..3+retries
+        assert det.roi_calls == 2 * 3 + 8 + retries
 
 
 def test_video_finder_wraps_landmark_finders_only():
@@ -141,3 +167,46 @@ def test_video_finder_wraps_landmark_finders_only():
     assert isinstance(again, TrackingFinder) and again is not wrapped  # fresh state
     custom = object()
     assert video_finder(custom, cfg.tracking) is custom  # type: ignore[arg-type]
+
+
+class DrawnDetector(ScriptedDetector):
+    """A scripted detector whose people are also drawn into the frames (bright boxes), with the
+    windowed search of :meth:`ehps.detection.MediapipeDetector.people_in_windows`."""
+
+    def __init__(self, people) -> None:
+        super().__init__(people)
+        self.window_calls: list[tuple[int, int]] = []
+
+    def image(self, f: int) -> np.ndarray:
+        img = np.zeros((480, 640, 3), np.uint8)
+        for cx, cy, h in self.people(f).values():
+            img[int(cy - h / 2):int(cy + h / 2), int(cx - h / 5):int(cx + h / 5)] = 200
+        return img
+
+    def people_in_windows(self, image, windows, known=()):
+        self.window_calls.append((self.frame, len(windows)))
+        out = []
+        for cx, cy, h in self.people(self.frame).values():
+            inside = any(abs(cx - w.cx) < w.w / 2 and abs(cy - w.cy) < w.h / 2 for w in windows)
+            if inside and not any(abs(k.points[:, 0].mean() - cx) < 5 for k in known):
+                out.append((_pose(cx, cy, h), 0.9, 0.8))
+        return out
+
+
+def test_a_newcomer_is_found_where_the_frame_changed():
+    det = DrawnDetector(_walkers)
+    finder = TrackingFinder(LandmarkFinder(detector=det), TrackingSchedule(search_every=10))
+    front = FrontStages(BoxesOnly(), finder, tracker=IoUTracker(), timings={})
+    seen = []
+    for f in range(12):
+        det.frame = f
+        task = front(Frame(f, "v", det.image(f), f / 25))
+        seen.append(len(task.inputs))
+    # the third person walks in at frame 7 and is found there, not at the search of frame 10
+    assert det.searches == [0, 10]
+    assert seen == [2] * 7 + [3] * 5
+    assert finder.stats.motion_found == 1
+    # only frames with unexplained change search windows, at most two of them
+    assert det.window_calls and all(n <= 2 for _, n in det.window_calls)
+    assert 7 in {f for f, _ in det.window_calls}
+    assert not any(f in (0, 10) for f, _ in det.window_calls)

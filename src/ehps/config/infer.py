@@ -247,6 +247,9 @@ class TrackingConfig:
             frame is searched only every ``search_every`` frames and when someone is lost, and
             estimators that can (the embedded fit) start from each track's previous estimate.
         search_every: frames between two full person searches when following landmarks.
+        parts_every: when following landmarks, look for a followed person's hands and face at
+            least every this many frames and carry them over in between (1: every frame; see
+            :class:`ehps.detection.landmark_tracking.TrackingSchedule`).
     """
 
     enabled: bool = field(default=True, metadata=flag(
@@ -261,11 +264,17 @@ class TrackingConfig:
         "--search-every",
         help="videos: frames between two full person searches while people are followed by "
              "their landmarks (default 8; 1 searches every frame)"))
+    parts_every: int = field(default=4, metadata=flag(
+        "--parts-every",
+        help="videos: frames between two looks for a followed person's hands and face; in "
+             "between they are carried over from the previous frame (default 4; 1: every "
+             "frame)"))
 
     def __post_init__(self) -> None:
         if self.max_misses < 0:
             raise InputError(f"tracking.max_misses must be >= 0, got {self.max_misses}")
         _at_least_one("tracking.search_every (--search-every)", self.search_every)
+        _at_least_one("tracking.parts_every (--parts-every)", self.parts_every)
 
 
 @dataclass

@@ -23,6 +23,7 @@ bundled photos; see ``tests/detection``).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -205,6 +206,20 @@ class MediapipeDetector(PersonSearch):
         """The person search alone (steps 1-3 of the module docstring, ``max_people`` applied):
         ``(pose landmarks, score, detector score)`` per person, highest score first."""
         return [(p.pose, p.score, p.det_score) for p in self._find_people(as_pyramid(image))]
+
+    def people_in_windows(self, image: np.ndarray | ImagePyramid, windows: Sequence[Roi],
+                          known: Sequence[PoseResult] = ()
+                          ) -> list[tuple[PoseResult, float, float]]:
+        """A person search restricted to ``windows`` (the tile rules of step 1, verification of
+        step 3; proposals matching a ``known`` person's full-body circle are skipped before any
+        landmark work): ``(pose landmarks, score, detector score)`` per person found."""
+        pyramid = as_pyramid(image)
+        if not windows:
+            return []
+        dets = self._detect_in(pyramid, list(windows))
+        people = self._landmark_candidates(pyramid, dets,
+                                           known=[Candidate(p, 1.0, p.score) for p in known])
+        return [(p.pose, p.score, p.det_score) for p in self._deduplicate(people)]
 
     def pose_in_roi(self, image: np.ndarray | ImagePyramid, roi: Roi) -> PoseResult | None:
         """Pose landmarks in a region (mediapipe's tracking path: the region comes from the

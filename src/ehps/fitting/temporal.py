@@ -57,7 +57,10 @@ class TemporalFitConfig:
 
     Attributes:
         iterations: L-BFGS iterations of the main warm stage (skeleton surrogate: pose, camera,
-            hands, and the shape while it settles).
+            hands, and the shape while it settles). Rendered walk, 16 frames, 2 people
+            (``benchmarks/video_speed.py --only video --skip-vtest --warm iterations=N``; per-frame
+            cold fits: 36.8 mm, jitter 12.3 m/s^2): 20: 37.4 mm, 7.0 m/s^2; 16: 37.5, 10.7;
+            14: 38.1, 8.3; 12 (default): 38.2, 6.9, with 42% less time in the warm stage than 20.
         camera_iterations: iterations of a camera-only stage before it (0: none).
         recentre: shift the previous solution sideways onto this frame's body points first.
         extrapolate: continue the previous motion by this factor for the start (0: none).
@@ -86,9 +89,18 @@ class TemporalFitConfig:
             ``"landmarks"`` keeps PA-MPJPE (37.8 vs 38.1 mm per-frame) but is jittery (11.8 vs
             7.3 m/s^2), ``"best"`` with 20 iterations 38.8 mm and 6.4 m/s^2; ``"previous"``
             alone lets errors carry over from frame to frame.
+        prune_cold: new tracks of followed videos get the cold fit without the stages whose
+            data nobody in the frame's batch has (no hands found: no ``hands`` stage; no face:
+            no ``face`` stage; :func:`ehps.inference.fit_estimator.cold_stages`).
+        face_when_carried: run the face stage also when every face of the batch was carried
+            over from the previous frame by landmark tracking (``extras["parts_age"] > 0``,
+            :mod:`ehps.detection.landmark_tracking`) rather than looked for: a carried face is
+            the previous face moved with the head, so the expression fitted last frame still
+            fits it; ``False`` (default) skips the stage then (the head follows the body
+            points in the main stage).
     """
 
-    iterations: int = 20
+    iterations: int = 12
     camera_iterations: int = 0
     recentre: bool = True
     extrapolate: float = 0.0
@@ -101,6 +113,8 @@ class TemporalFitConfig:
     history: int = 2
     start: str = "best"
     hands: bool = False
+    prune_cold: bool = True
+    face_when_carried: bool = False
 
     def __post_init__(self) -> None:
         for name in ("iterations", "camera_iterations", "face_iterations", "refine_iterations",
@@ -268,19 +282,21 @@ def _recentre(adapter: BodyAdapter, objective: Objective, v: dict[str, torch.Ten
 
 @torch.no_grad()
 def _pose_start(adapter: BodyAdapter, objective: Objective, v: dict[str, torch.Tensor],
-                start: str, use_ik: bool) -> dict[str, torch.Tensor]:
+                start: str, use_ik: bool, surrogate: SkeletonSurrogate | None = None
+                ) -> dict[str, torch.Tensor]:
     """The closed-form start of cold fits (orientation, limb IK from this frame's world
     landmarks, translation) with the track's shape, hands and face; ``start="best"`` keeps,
     per person, whichever of it and ``v`` (the previous pose) fits this frame's body points
-    better."""
+    better (judged on ``surrogate`` when given, the skeleton the main stage optimises, else on
+    the exact model)."""
     zero = adapter.init_variables(v["transl"].shape[0], v["transl"].dtype, v["transl"].device)
     rest = {**v, **{k: zero[k] for k in ("global_orient", "body_pose", "transl")}}
     fresh = initialise(adapter, objective, rest, use_ik=use_ik)
     if start == "landmarks":
         return fresh
     weights = warm_stages(TemporalFitConfig(), False, False, False)[-1].weights
-    loss_prev = objective(v, weights)[0]
-    loss_new = objective(fresh, weights)[0]
+    loss_prev = objective(v, weights, surrogate)[0]
+    loss_new = objective(fresh, weights, surrogate)[0]
     better = loss_new < loss_prev
     return {k: torch.where(better.reshape(-1, *([1] * (t.ndim - 1))), fresh[k], t)
             for k, t in v.items()}
@@ -360,19 +376,26 @@ def _fit_warm(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: 
         v = _extrapolate(adapter, starts, v, temporal.extrapolate)
     if temporal.recentre:
         v = _recentre(adapter, objective, v)
-    if temporal.start != "previous":
-        v = _pose_start(adapter, objective, v, temporal.start, config.limb_ik)
-    if temporal.weight > 0:
-        objective.extra_terms = TemporalTerm(*_past_joints(adapter, starts, dt), temporal)
     shape_free = torch.tensor([s.shape_free for s in starts])
     hands = bool((targets.conf["left_hand"].sum() + targets.conf["right_hand"].sum()) > 0)
     face = bool(targets.conf["face"].sum() > 0)
+    if face and not temporal.face_when_carried:
+        face = any(lm.face_2d is not None and not lm.extras.get("parts_age", 0)
+                   for lm in landmarks)
     stages = warm_stages(temporal, bool(shape_free.any()), hands, face)
+    # the skeleton surrogate depends on the shape (and other non-pose variables) only, which
+    # the pose start keeps: built once, it judges the starts and runs the first stage
+    surrogate: SkeletonSurrogate | None = None
+    if any(st.surrogate for st in stages):
+        surrogate = SkeletonSurrogate(adapter, maps, v)
+    if temporal.start != "previous":
+        v = _pose_start(adapter, objective, v, temporal.start, config.limb_ik, surrogate)
+    if temporal.weight > 0:
+        objective.extra_terms = TemporalTerm(*_past_joints(adapter, starts, dt), temporal)
     timings["init"] = time.perf_counter() - t0
 
     packer = Packer(v, adapter.variable_scales)
     x = packer.pack(v)
-    surrogate: SkeletonSurrogate | None = None
     carried: LBFGSMemory | None = None
     fitted = adapter.fitted_variables()
     for stage in stages:
@@ -406,8 +429,10 @@ def _fit_warm(h: int, w: int, landmarks: Sequence[PersonLandmarks], body_model: 
     v = packer.unpack(x)
     with torch.no_grad():
         final = stages[-1].weights if stages else LossWeights()
-        loss, terms = objective(v, final)
-        kp = objective.keypoints(adapter.forward(v))
+        output = adapter.forward(v)
+        kp = objective.keypoints(output)
+        # the loss from the same evaluation (the objective takes any joints/keypoints source)
+        loss, terms = objective(v, final, lambda _v: (output.joints, kp))
     estimates = _export(adapter, v, None, kp, targets, landmarks, intrinsics, loss, terms)
     if carried is not None:
         for i, est in enumerate(estimates):

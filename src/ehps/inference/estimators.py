@@ -98,6 +98,8 @@ class PersonInput:
         track_id: the person's track, when tracked.
         context: the track's previous estimate (see :class:`TrackContext`), when there is one.
         time_s: the frame's time, seconds (video timestamp; images: ``index / fps``).
+        followed: the person belongs to a followed video (tracked, warm fits on: new tracks
+            there may get a video-specific cold fit).
     """
 
     frame_index: int
@@ -108,6 +110,7 @@ class PersonInput:
     track_id: int | None = None
     context: TrackContext | None = None
     time_s: float = 0.0
+    followed: bool = False
 
 
 @runtime_checkable

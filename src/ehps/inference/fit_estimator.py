@@ -7,13 +7,18 @@ camera, so ``transl_full`` is ``transl``.
 Tracked people with a context (:attr:`~ehps.inference.estimators.PersonInput.context`: videos
 unless ``--per-frame``) are fitted warm: from their previous raw estimate, with a short schedule
 and a temporal term (:func:`ehps.fitting.temporal.fit_people_warm`); the others (new tracks,
-photos) get the full cold fit. Both kinds of a frame are fitted in one call each.
+photos) get the full cold fit. Both kinds of a frame are fitted in one call each. New tracks of a
+followed video (:attr:`~ehps.inference.estimators.PersonInput.followed`) get the cold schedule
+without the stages whose data nobody in the batch has (:func:`cold_stages`: no hands found, no
+``hands`` stage; no face found, no ``face`` stage), when :attr:`~ehps.fitting.temporal.
+TemporalFitConfig.prune_cold` is on.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -26,7 +31,19 @@ from ehps.inference.detect import Detection, LandmarkFinder
 from ehps.inference.estimators import PersonInput, normalize_params
 from ehps.structures import PersonEstimate
 
-__all__ = ["FittingEstimator"]
+__all__ = ["FittingEstimator", "cold_stages"]
+
+
+def cold_stages(stages: Sequence[Any], landmarks: Sequence[Any]) -> tuple[Any, ...]:
+    """``stages`` (a cold schedule) without the ``hands`` stage when no person of
+    ``landmarks`` has a hand found, and without the ``face`` stage when none has a face: those
+    stages fit data nobody has (their parts keep the start's neutral values)."""
+    has_hands = any(getattr(p, f"{side}_hand_2d") is not None for p in landmarks
+                    for side in ("left", "right"))
+    has_face = any(p.face_2d is not None for p in landmarks)
+    drop = {"hands"} if not has_hands else set()
+    drop |= {"face"} if not has_face else set()
+    return tuple(st for st in stages if st.name not in drop)
 
 
 class FittingEstimator:
@@ -90,8 +107,15 @@ class FittingEstimator:
         cold = [i for i, inp in enumerate(inputs) if inp.context is None]
         people: list[PersonEstimate | None] = [None] * len(inputs)
         if cold:
-            fitted = fit_people(first.image_hw, [inputs[i].payload for i in cold], bm,
-                                first.k_shared, cfg, {}, meshes=False)
+            payloads = [inputs[i].payload for i in cold]
+            cold_cfg = cfg
+            if self.temporal.prune_cold and all(inputs[i].followed for i in cold):
+                stages = cold_stages(cfg.stages, payloads)
+                if len(stages) < len(cfg.stages) and cfg.select_after in {
+                        st.name for st in stages}:
+                    cold_cfg = replace(cfg, stages=stages)
+            fitted = fit_people(first.image_hw, payloads, bm, first.k_shared, cold_cfg, {},
+                                meshes=False)
             for i, p in zip(cold, fitted):
                 people[i] = p
         t1 = time.perf_counter()

@@ -126,6 +126,7 @@ class BackStages:
                 del self.memory[ctx.track_id]
                 ctx = None
             inp.context = ctx
+            inp.followed = self.contexts and inp.track_id is not None
 
     def _remember(self, inputs: list[PersonInput], people: list[PersonEstimate]) -> None:
         if not self.contexts:

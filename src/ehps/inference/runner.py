@@ -100,7 +100,8 @@ def _settings(predictor: Predictor, config: InferConfig, extra: dict[str, Any]) 
         # tracked sequences follow people by their landmarks unless --per-frame or --boxes
         # (recorded only then, so that the other manifests keep their earlier form)
         **({} if config.tracking.per_frame or config.detection.boxes else
-           {"follow_every": config.tracking.search_every}),
+           {"follow_every": config.tracking.search_every,
+            "parts_every": config.tracking.parts_every}),
         **extra,
     }
 
@@ -210,7 +211,8 @@ def video_finder(finder: PeopleFinder, tracking: TrackingConfig) -> PeopleFinder
         return finder.for_sequence(True)
     if not isinstance(finder, (LandmarkFinder, BoxFinder)):
         return finder
-    return TrackingFinder(finder, TrackingSchedule(search_every=tracking.search_every))
+    return TrackingFinder(finder, TrackingSchedule(search_every=tracking.search_every,
+                                                   parts_every=tracking.parts_every))
 
 
 def _lookup(boxes: BoxesTable, frame: Frame) -> Any:

@@ -39,7 +39,11 @@ class FinderStats:
     Attributes:
         frames: frames looked at; searches: frames with a full person search;
         tracked: people found by following their landmarks; searched: people found by a search;
-        parts_skipped: people for whom hands and face were not looked for (too small).
+        parts_skipped: people for whom hands and face were not looked for (too small);
+        parts_carried: tracked people whose hands and face were carried from the previous frame
+        instead of looked for (:attr:`~ehps.detection.landmark_tracking.TrackingSchedule.
+        parts_every`); recovered: lost people found again where they were last seen;
+        motion_found: newcomers found between searches in windows where the frame changed.
     """
 
     frames: int = 0
@@ -47,6 +51,9 @@ class FinderStats:
     tracked: int = 0
     searched: int = 0
     parts_skipped: int = 0
+    parts_carried: int = 0
+    recovered: int = 0
+    motion_found: int = 0
 
     def to_json(self) -> dict[str, int]:
         return dict(vars(self))
@@ -95,7 +102,9 @@ class TrackingFinder:
             self._tracker = LandmarkTracker(self.base.detector, self.schedule)
         previous = [h.detection.landmarks for h in hints
                     if isinstance(h.detection.landmarks, PersonLandmarks)]
-        searches = self._tracker.searches
+        tr = self._tracker
+        searches, carried, recovered = tr.searches, tr.parts_carried, tr.recovered
+        moved = tr.motion_found
         people = self._tracker.step(image, previous)
         found = [Detection(np.asarray(p.bbox_xywh, np.float32), float(p.score), p)
                  for p in people]
@@ -105,6 +114,9 @@ class TrackingFinder:
         st = self.stats
         st.frames += 1
         st.searches += self._tracker.searches - searches
+        st.parts_carried += self._tracker.parts_carried - carried
+        st.recovered += self._tracker.recovered - recovered
+        st.motion_found += self._tracker.motion_found - moved
         for d in found:
             extras = d.landmarks.extras
             if extras.get("tracked"):
