@@ -211,15 +211,18 @@ class MediapipeDetector(PersonSearch):
                           known: Sequence[PoseResult] = ()
                           ) -> list[tuple[PoseResult, float, float]]:
         """A person search restricted to ``windows`` (the tile rules of step 1, verification of
-        step 3; proposals matching a ``known`` person's full-body circle are skipped before any
-        landmark work): ``(pose landmarks, score, detector score)`` per person found."""
+        step 3, the ``min_box_px`` size floor; proposals matching a ``known`` person's full-body
+        circle are skipped before any landmark work): ``(pose landmarks, score, detector
+        score)`` per person found."""
         pyramid = as_pyramid(image)
         if not windows:
             return []
         dets = self._detect_in(pyramid, list(windows))
         people = self._landmark_candidates(pyramid, dets,
                                            known=[Candidate(p, 1.0, p.score) for p in known])
-        return [(p.pose, p.score, p.det_score) for p in self._deduplicate(people)]
+        h, w = pyramid.shape[:2]
+        people = self._deduplicate(self._big_enough(people, h, w))
+        return [(p.pose, p.score, p.det_score) for p in people]
 
     def pose_in_roi(self, image: np.ndarray | ImagePyramid, roi: Roi) -> PoseResult | None:
         """Pose landmarks in a region (mediapipe's tracking path: the region comes from the

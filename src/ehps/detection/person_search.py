@@ -356,10 +356,7 @@ class PersonSearch:
                                                     known=people)
         if cfg.face_sides:
             people += self._face_candidates(pyramid, people)
-        if cfg.min_box_px > 0:
-            people = [p for p in people
-                      if float(person_box(p.pose, [], h, w)[2:].max()) >= cfg.min_box_px]
-        people = self._deduplicate(people)
+        people = self._deduplicate(self._big_enough(people, h, w))
         if cfg.contained > 0 or cfg.part_silhouette > 0:
             people = self._drop_parts(people, h, w)
         return people
@@ -441,6 +438,13 @@ class PersonSearch:
             found.append(Candidate(pose, float(score), pose.score))
             heads.append(head_region(pose.points))
         return found
+
+    def _big_enough(self, people: list[Candidate], h: int, w: int) -> list[Candidate]:
+        """Candidates whose person box is at least ``min_box_px`` on its long side."""
+        least = self.search_config.min_box_px
+        if least <= 0:
+            return people
+        return [p for p in people if float(person_box(p.pose, [], h, w)[2:].max()) >= least]
 
     def _deduplicate(self, people: list[Candidate]) -> list[Candidate]:
         people = sorted(people, key=lambda p: -(p.score * p.det_score))
