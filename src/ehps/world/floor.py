@@ -14,7 +14,12 @@ Method (all in the shared camera frame, OpenCV axes, metres):
    themselves are the unsmoothed ones. Candidates of every track are pooled.
 3. **RANSAC** on 3-point planes whose normal is within ``max_tilt_deg`` of the prior up (the mean
    body up axis of all tracks); inliers within ``inlier_tol``.
-4. **Refinement:** iteratively re-weighted least squares (Huber) on the inliers with a weak
+4. **Refinement:** the inlier band is widened to the noise of the feet: ``inlier_k`` robust
+   standard deviations (1.4826 x the median absolute residual about the RANSAC plane), between
+   ``inlier_tol`` and ``max_inlier_tol``. Estimator errors are correlated over time, so a noisy
+   track has runs of frames several centimetres off on the same side; a fixed 4 cm band cuts
+   such a run off on one side only and tilts the plane (up to 1 degree more on the synthetic
+   walks). Then iteratively re-weighted least squares (Huber) on the inliers with a weak
    prior pulling the normal towards the body up axis (``prior_m``: it only decides the directions
    the points do not constrain, e.g. the roll about a single straight walk), solved exactly as a
    unit-norm constrained quadratic. Steps 1-4 repeat with the new normal (``iterations``).
@@ -33,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["FloorConfig", "FloorFit", "FootTrack", "fit_floor", "fit_plane_with_prior",
-           "foot_heights", "smooth_time"]
+           "foot_heights", "inlier_band", "smooth_time"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,8 @@ class FloorConfig:
     slow_quantile: float = 0.3
     pair_tol: float = 0.03
     inlier_tol: float = 0.04
+    inlier_k: float = 3.0
+    max_inlier_tol: float = 0.08
     huber: float = 0.02
     prior_m: float = 0.1
     max_tilt_deg: float = 30.0
@@ -88,6 +95,7 @@ class FloorFit:
         ok: a floor was found; else ``reason`` says why not (and nothing else is meaningful).
         normal: (3,) unit normal in the camera frame, pointing up; ``offset``: ``d`` metres.
         inliers, candidates: foot points that agree with the plane / that were tried.
+        inlier_tol_m: the inlier band used (see ``FloorConfig.inlier_k``).
         residual_m: RMS distance of the inliers to the plane.
         frames, tracks: distinct frames and tracks among the inliers.
         body_tilt_deg: angle between the normal and the mean body up axis.
@@ -101,6 +109,7 @@ class FloorFit:
     inliers: int = 0
     candidates: int = 0
     residual_m: float = float("nan")
+    inlier_tol_m: float = float("nan")
     frames: int = 0
     tracks: int = 0
     body_tilt_deg: float = float("nan")
@@ -242,21 +251,33 @@ def _ransac(points: np.ndarray, prior: np.ndarray, cfg: FloorConfig
     return best[2], best[3]
 
 
+def inlier_band(residuals: np.ndarray, cfg: FloorConfig) -> float:
+    """The inlier band (metres): ``inlier_k`` robust standard deviations of ``residuals``
+    (1.4826 x their median absolute value; robust to under half outliers), clipped to
+    ``[inlier_tol, max_inlier_tol]``."""
+    if len(residuals) == 0:
+        return cfg.inlier_tol
+    sigma = 1.4826 * float(np.median(np.abs(residuals)))
+    return float(np.clip(cfg.inlier_k * sigma, cfg.inlier_tol,
+                         max(cfg.inlier_tol, cfg.max_inlier_tol)))
+
+
 def _refine(points: np.ndarray, init: tuple[np.ndarray, float], prior: np.ndarray,
-            cfg: FloorConfig) -> tuple[np.ndarray, float, np.ndarray]:
+            cfg: FloorConfig) -> tuple[np.ndarray, float, np.ndarray, float]:
     n, d = init
-    inl = np.abs(points @ n + d) < cfg.inlier_tol
+    tol = inlier_band(points @ n + d, cfg)
+    inl = np.abs(points @ n + d) < tol
     for _ in range(10):
         if inl.sum() < 3:
             break
         r = np.abs(points[inl] @ n + d)
         w = np.minimum(1.0, cfg.huber / np.maximum(r, 1e-9))
         n, d = fit_plane_with_prior(points[inl], w, prior, cfg.prior_m)
-        new = np.abs(points @ n + d) < cfg.inlier_tol
+        new = np.abs(points @ n + d) < tol
         if np.array_equal(new, inl):
             break
         inl = new
-    return n, d, inl
+    return n, d, inl, tol
 
 
 def fit_floor(tracks: list[FootTrack], cfg: FloorConfig | None = None) -> FloorFit:
@@ -274,6 +295,7 @@ def fit_floor(tracks: list[FootTrack], cfg: FloorConfig | None = None) -> FloorF
     points = np.zeros((0, 3))
     where = np.zeros((0, 2), np.int64)
     inl = np.zeros(0, bool)
+    tol = cfg.inlier_tol
     for _ in range(cfg.iterations):
         points, where = _candidates(tracks, normal, cfg)
         if len(points) < max(3, cfg.min_inliers):
@@ -285,12 +307,12 @@ def fit_floor(tracks: list[FootTrack], cfg: FloorConfig | None = None) -> FloorF
             return FloorFit(False, "no plane of the feet is within "
                                    f"{cfg.max_tilt_deg:g} degrees of the people's up axis",
                             candidates=len(points))
-        normal, offset, inl = _refine(points, init, prior, cfg)
+        normal, offset, inl, tol = _refine(points, init, prior, cfg)
     res = points[inl] @ normal + offset
     fit = FloorFit(
         True, normal=normal, offset=float(offset), inliers=int(inl.sum()),
         candidates=len(points), residual_m=float(np.sqrt(np.mean(res**2))) if inl.any() else
-        float("nan"), frames=len({(int(a), int(b)) for a, b in where[inl]}),
+        float("nan"), inlier_tol_m=tol, frames=len({(int(a), int(b)) for a, b in where[inl]}),
         tracks=len({int(a) for a in where[inl, 0]}),
         body_tilt_deg=float(np.degrees(np.arccos(np.clip(normal @ prior, -1, 1)))),
     )
