@@ -58,6 +58,7 @@ class FloorConfig:
     inlier_k: float = 3.0
     max_inlier_tol: float = 0.08
     refit_normal: bool = False
+    refit_agree: float = 0.5
     huber: float = 0.02
     prior_m: float = 0.1
     max_tilt_deg: float = 30.0
@@ -390,8 +391,10 @@ def refit_floor(fit: FloorFit, tracks: list[FootTrack], contacts: list[np.ndarra
         contacts: per track (T, 2) bool contact flags (left, right).
 
     Returns:
-        The refitted floor, or ``fit`` when the contacts give fewer than ``min_inliers`` points
-        in ``min_frames`` frames or the new normal is more than ``max_tilt_deg`` from the body up.
+        The refitted floor, or ``fit`` when fewer than ``min_inliers`` contact soles in
+        ``min_frames`` frames, or fewer than a share ``refit_agree`` of them, agree with it (the
+        contacts of very noisy tracks do not lie on one plane: the first fit stays), or the new
+        normal is more than ``max_tilt_deg`` from the body up.
     """
     cfg = cfg or FloorConfig()
     if not fit.ok:
@@ -413,7 +416,8 @@ def refit_floor(fit: FloorFit, tracks: list[FootTrack], contacts: list[np.ndarra
         normal, offset, inl, tol = _refine_offset(points, fit.normal, fit.offset, cfg)
     frames = len({(int(a), int(b)) for a, b in where_a[inl]})
     tilt = float(np.degrees(np.arccos(np.clip(normal @ prior, -1, 1))))
-    if inl.sum() < cfg.min_inliers or frames < cfg.min_frames or tilt > cfg.max_tilt_deg:
+    if (inl.sum() < max(cfg.min_inliers, cfg.refit_agree * len(points))
+            or frames < cfg.min_frames or tilt > cfg.max_tilt_deg):
         return fit
     res = points[inl] @ normal + offset
     out = replace(fit, normal=normal, offset=float(offset), inliers=int(inl.sum()),
