@@ -8,7 +8,14 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from ehps.world.contacts import ContactConfig, detect_contacts, runs
-from ehps.world.floor import FloorConfig, FootTrack, fit_floor, fit_plane_with_prior
+from ehps.world.floor import (
+    FloorConfig,
+    FootTrack,
+    fit_floor,
+    fit_plane_with_prior,
+    inlier_band,
+    refit_floor,
+)
 from ehps.world.frame import make_world_frame
 from ehps.world.skate import _two_bone
 
@@ -158,3 +165,38 @@ def test_two_bone_ik_is_exact():
     new_ankle = new_knee + (r_hip @ r_knee @ (ankle[ok] - knee[ok])[..., None])[..., 0]
     np.testing.assert_allclose(new_ankle, target[ok], atol=1e-9)
     np.testing.assert_allclose(np.linalg.norm(new_knee - hip[ok], axis=1), 0.45, atol=1e-9)
+
+
+def test_inlier_band_follows_the_noise_and_ignores_outliers():
+    rng = np.random.default_rng(5)
+    cfg = FloorConfig()
+    r = rng.normal(0, 0.02, 2000)
+    assert abs(inlier_band(r, cfg) - 3 * 0.02) < 0.004  # 3 sigma of the feet's noise
+    r[:200] = rng.uniform(0.3, 1.0, 200)  # 10% far outliers widen it a little, no more
+    assert 0.06 <= inlier_band(r, cfg) < 0.075
+    r[:800] = rng.uniform(0.3, 1.0, 800)  # 40%: capped, far below the outliers
+    assert inlier_band(r, cfg) == cfg.max_inlier_tol
+    assert inlier_band(rng.normal(0, 0.002, 500), cfg) == cfg.inlier_tol  # clean: the floor
+    assert inlier_band(rng.normal(0, 0.1, 500), cfg) == cfg.max_inlier_tol  # capped
+
+
+def test_refit_on_contact_soles_removes_the_low_bias_of_the_first_pass():
+    """Noisy planted feet: the first pass takes the lower foot at its lowest moments, which the
+    noise pushed down; the refit on all contact soles puts the floor back under their mean."""
+    rng = np.random.default_rng(6)
+    n_true = Rotation.from_rotvec([0.3, 0.0, 0.1]).apply([0.0, -1.0, 0.0])
+    tracks = _walkers(rng, n_true, 2.0, n_frames=120)
+    contacts = []
+    for tr in tracks:
+        tr.feet += rng.normal(0, 0.015, (len(tr.feet), 2, 1, 1)) * n_true  # foot height noise
+        h = tr.feet[:, :, 0] @ (-n_true if n_true[1] > 0 else n_true) + 2.0 - 0.08
+        contacts.append(np.abs(h) < 0.05)
+    first = fit_floor(tracks)
+    assert first.ok, first.reason
+    refit = refit_floor(first, tracks, contacts)
+    assert refit.ok and refit.candidates > first.candidates
+    np.testing.assert_allclose(refit.normal, first.normal)  # the offset alone is refitted
+    assert abs(refit.offset - 2.0) < 0.004
+    assert abs(refit.offset - 2.0) < abs(first.offset - 2.0)
+    none = [np.zeros_like(c) for c in contacts]
+    assert refit_floor(first, tracks, none) is first  # too few contact soles: kept

@@ -84,6 +84,7 @@ def world_json(sol: WorldSolution, exports: dict[str, Any] | None = None) -> dic
             "equation": "n . p + d = 0 for camera-frame points p (OpenCV axes, metres)",
             "inliers": floor.inliers, "candidates": floor.candidates,
             "residual_cm": _r(floor.residual_m * 100, 2),
+            "inlier_band_cm": _r(floor.inlier_tol_m * 100, 2),
             "frames": floor.frames, "tracks": floor.tracks,
             "body_tilt_deg": _r(floor.body_tilt_deg, 2),
             "pelvis_height_m": _r(floor.pelvis_height_m, 3),

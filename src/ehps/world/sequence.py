@@ -27,6 +27,7 @@ from ehps.world.floor import (
     FootTrack,
     fit_floor,
     foot_heights,
+    refit_floor,
     smooth_time,
 )
 from ehps.world.frame import WorldFrame, make_world_frame
@@ -50,12 +51,16 @@ class WorldOptions:
         smplx_path: where to find SMPL-X files for SMPL-X tracks.
         root_smooth_s: the floor fit and the contacts look at the feet relative to the pelvis
             trajectory smoothed over this many seconds (see ``_foot_track``); 0 = raw feet.
+        refit_floor: after a first contact detection, refit the floor to the soles of every
+            contact frame and detect the contacts again on it
+            (:func:`~ehps.world.floor.refit_floor`).
     """
 
     up: str = "y"
     cleanup: bool = True
     smplx_path: str | None = None
     root_smooth_s: float = 0.15
+    refit_floor: bool = True
     floor: FloorConfig = field(default_factory=FloorConfig)
     contacts: ContactConfig = field(default_factory=ContactConfig)
     skate: CleanupConfig = field(default_factory=CleanupConfig)
@@ -304,17 +309,31 @@ def solve_world(folder: str | Path, options: WorldOptions | None = None) -> Worl
                         f"{sol.slide_m_per_s:.2f} m/s: the camera seems to move, but the world "
                         "frame assumes a static camera")
     ccfg = opt.contacts.for_residual(floor.residual_m)
-    for m, ft in zip(motions, foot_tracks):
+
+    def contacts(m: TrackMotion, ft: FootTrack, fl: FloorFit) -> np.ndarray:
+        smooth = smooth_time(ft.feet, seq.fps, opt.floor.smooth_s)
+        h = foot_heights(replace(ft, feet=smooth), fl.normal, fl.offset)
+        speed = horizontal_speed(smooth, fl.normal, seq.fps, m.track.valid).max(-1)
+        return detect_contacts(h, speed, m.track.valid, ccfg.for_noise(h, speed, m.track.valid))
+
+    standing = []
+    for m in motions:
         pelvis_h = float(np.median(floor.height(m.joints_raw[m.track.valid, 0])))
-        if not _PELVIS_RANGE[0] <= pelvis_h <= _PELVIS_RANGE[1]:
+        standing.append(_PELVIS_RANGE[0] <= pelvis_h <= _PELVIS_RANGE[1])
+        if not standing[-1]:
             sol.warnings.append(f"track {m.track_id}: its pelvis is {pelvis_h:.2f} m above the "
                                 "floor (its depth disagrees with the others): no contacts")
+    if opt.refit_floor:
+        first_contacts = [contacts(m, ft, floor) if ok else np.zeros((len(m.joints), 2), bool)
+                 for m, ft, ok in zip(motions, foot_tracks, standing)]
+        refit = refit_floor(floor, foot_tracks, first_contacts, opt.floor)
+        if refit is not floor:
+            floor = refit
+            sol.world = make_world_frame(floor, origin, opt.up, origin_track, origin_frame)
+    for m, ft, ok in zip(motions, foot_tracks, standing):
+        if not ok:
             continue
-        smooth = smooth_time(ft.feet, seq.fps, opt.floor.smooth_s)
-        h = foot_heights(replace(ft, feet=smooth), floor.normal, floor.offset)
-        speed = horizontal_speed(smooth, floor.normal, seq.fps, m.track.valid).max(-1)
-        m.contacts = detect_contacts(h, speed, m.track.valid,
-                                     ccfg.for_noise(h, speed, m.track.valid))
+        m.contacts = contacts(m, ft, floor)
         if opt.cleanup and m.contacts.any():
             res = clean_foot_skate(lambda p, m=m: _forward(m.bm, m.rig, p), m.params, m.contacts,
                                    floor.normal, floor.offset, m.clearance, opt.skate)

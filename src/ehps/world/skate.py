@@ -9,9 +9,13 @@ Around a contact the correction of its first / last frame fades out over ``blend
 (smoothstep weights), and the corrections are met in two steps:
 
 1. **Root.** The body is translated by ``root_share`` (one half) of the weighted mean of the
-   feet's corrections (``sum w_f c_f / max(1, sum w_f)``, ``c_f`` the ankle correction), smoothed
-   over time (Gaussian, ``root_sigma`` frames): estimators slide feet through the global
-   translation and through the leg angles, so the two share the correction.
+   feet's corrections (``sum w_f c_f / max(1, sum w_f)``, ``c_f`` the ankle correction) along
+   the floor and by ``vertical_share`` (all) of it along the normal, smoothed over time
+   (Gaussian, ``root_sigma`` frames): estimators slide feet through the global translation and
+   through the leg angles, so the two share the correction along the floor; a stance leg is
+   nearly straight and cannot reach lower, so a share of the vertical correction left to the
+   legs would be taken by the body anyway when the foot must go down, and by the knee when it
+   must go up, and that asymmetry lowered the whole body on average.
 2. **Legs.** Two-bone IK on hip-knee-ankle brings each locked ankle the rest of the way: the
    knee bends in its current plane (law of cosines), then the hip swings the leg onto the target
    (minimal rotation); the foot takes the locked orientation. This is exact for any body model
@@ -44,7 +48,8 @@ class CleanupConfig:
     root correction (frames, 0 = none); ``lock_orientation``: also fix the foot's heading;
     ``iterations``: rounds of moving the body towards locks the legs cannot reach, until every
     locked ankle is within ``tolerance_m``; ``root_share``: the part of the feet's mean correction
-    the body takes (the legs take the rest); ``max_correction_m``: a contact whose ankle would
+    along the floor the body takes (the legs take the rest); ``vertical_share``: the same along
+    the floor normal; ``max_correction_m``: a contact whose ankle would
     move more than this (median over the contact) is left alone: such a foot is not where a
     planted foot could be, and moving it would break the pose more than the sliding does."""
 
@@ -54,6 +59,7 @@ class CleanupConfig:
     iterations: int = 4
     tolerance_m: float = 0.002
     root_share: float = 0.5
+    vertical_share: float = 1.0
     max_correction_m: float = 0.25
 
 
@@ -209,7 +215,9 @@ def clean_foot_skate(forward: Forward, params: dict[str, np.ndarray], contacts: 
                             offset, cfg.blend_frames, cfg.max_correction_m))
     w = np.stack([lk[0] for lk in locks], 1)
     corr = np.stack([lk[1] for lk in locks], 1)
-    root = cfg.root_share * (w[..., None] * corr).sum(1) / np.maximum(1.0, w.sum(1))[:, None]
+    mean_corr = (w[..., None] * corr).sum(1) / np.maximum(1.0, w.sum(1))[:, None]
+    vert = (mean_corr @ normal)[:, None] * normal
+    root = cfg.root_share * (mean_corr - vert) + cfg.vertical_share * vert
     root = _gaussian(root, cfg.root_sigma) * (w.sum(1) > 0)[:, None]
     want = np.stack([joints[:, leg[2]] + corr[:, f] for f, leg in enumerate(LEGS)], 1)
     for _ in range(cfg.iterations):
