@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ehps.config.infer import InferConfig, TrackingConfig
-from ehps.errors import EhpsError, InputError
+from ehps.errors import InputError
 from ehps.geometry.camera import Intrinsics
 from ehps.inference.detect import PeopleFinder
 from ehps.inference.front import FrontStages, SequenceStats
@@ -300,12 +300,7 @@ def run_inference(
                 _run_share(plan, ranks, out, config, predictor, boxes, share, progress,
                            on_result)
             except Exception as exc:  # scale-out: this rank stops; the others' work is kept
-                if not ranks.distributed:
-                    raise
-                share.stopped = exc.one_line() if isinstance(exc, EhpsError) else \
-                    f"{type(exc).__name__}: {exc}"
-                log.error("rank %d of %d stopped: %s", ranks.rank, ranks.world_size,
-                          share.stopped)
+                share.stopped = ranks.stop_here(exc, log)
             finished = True
         finally:
             share.timings = _stage_timings(share.report, predictor)

@@ -258,12 +258,7 @@ def annotate_images(
                 continue
             share.items.append((i, rels[i], _compact(result) if ranks.distributed else result))
     except Exception as exc:  # scale-out: this rank stops; the others' rows are kept
-        if not ranks.distributed:
-            raise
-        share.stopped = exc.one_line() if isinstance(exc, EhpsError) else \
-            f"{type(exc).__name__}: {exc}"
-        log.error("annotate: rank %d of %d stopped: %s", ranks.rank, ranks.world_size,
-                  share.stopped)
+        share.stopped = ranks.stop_here(exc, log, "annotate: ")
     shares = ranks.gather(share)
     if shares is None:
         return None

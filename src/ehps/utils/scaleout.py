@@ -50,6 +50,11 @@ TIMEOUT = _dt.timedelta(days=7)
 STRATEGIES: tuple[str, ...] = ("ddp", "ddp_spawn")
 
 
+def error_line(exc: BaseException) -> str:
+    """One line for an error: ehps's own cause-and-fix line, else the exception's type and text."""
+    return exc.one_line() if isinstance(exc, EhpsError) else f"{type(exc).__name__}: {exc}"
+
+
 def parse_devices(text: str | int, flag: str = "--devices") -> int | str:
     """``--devices``: a positive process count per node, or ``"auto"``.
 
@@ -148,8 +153,7 @@ class Ranks:
         except Exception as exc:
             if not self.distributed:
                 raise
-            failure = (type(exc), exc.one_line() if isinstance(exc, EhpsError) else
-                       f"{type(exc).__name__}: {exc}")
+            failure = (type(exc), error_line(exc))
             error: Exception | None = exc
         else:
             error = None
@@ -166,6 +170,16 @@ class Ranks:
             cls, message = first
             raise (cls if issubclass(cls, EhpsError) else EhpsError)(message)
         return value
+
+    def stop_here(self, exc: Exception, log: Any, what: str = "") -> str:
+        """This rank stops on ``exc`` and the other ranks carry on: its one-line cause, logged
+        on ``log`` (prefixed by ``what``) for the merged report. In a single process there is
+        nobody to carry on, so ``exc`` is raised again."""
+        if not self.distributed:
+            raise exc
+        line = error_line(exc)
+        log.error("%srank %d of %d stopped: %s", what, self.rank, self.world_size, line)
+        return line
 
     def barrier(self) -> None:
         if self.distributed:
