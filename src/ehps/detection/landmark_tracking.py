@@ -27,8 +27,8 @@ does the same for several people:
    in rather than at the next search;
 4. hands and face are looked for (as the detector does on photos) only for people whose body
    landmarks span at least :attr:`TrackingSchedule.part_min_height` pixels: on smaller people the
-   hand and face models see a few pixels and their landmarks do not help the fit
-   (``benchmarks/part_size.py`` measures it); such people say so in ``extras["parts_skipped"]``;
+   hand and face models see a few pixels and their landmarks do not help the fit; such people
+   say so in ``extras["parts_skipped"]``;
 5. a tracked person's hands and face are not looked for again on every frame: for up to
    :attr:`TrackingSchedule.parts_every` - 1 frames after they were found, the previous frame's
    hand and face landmarks are carried onto this frame by the 2D similarity (rotation, scale,
