@@ -21,18 +21,20 @@ Regenerate them with ``tests/golden/regen.sh`` (it runs the golden tests with
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ehps.testing.compare_outputs import json_diff
+
 GOLDEN_DIR = Path(__file__).parent / "golden"
 #: Tolerances (see the module docstring).
 ARRAY_ATOL = 1e-4
 IMAGE_MEAN_ABS = 1.5
 JSON_RTOL = 1e-4
+JSON_ATOL = 1e-6
 #: JSON keys dropped everywhere (wall-clock times and dates).
 VOLATILE_KEYS = frozenset({"updated", "seconds", "timings_s", "frames_per_s", "seconds_per_person"})
 _VERTEX_STEP = 97
@@ -111,27 +113,6 @@ def collect_folder(root: Path, norm: Normaliser) -> tuple[dict[str, np.ndarray],
     return arrays, info
 
 
-def _json_diff(a: Any, b: Any, where: str, out: list[str]) -> None:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
-            if k not in a or k not in b:
-                out.append(f"{where}.{k}: only in {'golden' if k in a else 'this run'}")
-            else:
-                _json_diff(a[k], b[k], f"{where}.{k}", out)
-    elif isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            out.append(f"{where}: length {len(a)} (golden) != {len(b)}")
-        for i, (x, y) in enumerate(zip(a, b)):
-            _json_diff(x, y, f"{where}[{i}]", out)
-    elif isinstance(a, float) or isinstance(b, float):
-        ok = (isinstance(a, (int, float)) and isinstance(b, (int, float)) and not
-              isinstance(a, bool) and math.isclose(a, b, rel_tol=JSON_RTOL, abs_tol=1e-6))
-        if not ok:
-            out.append(f"{where}: {a!r} (golden) != {b!r}")
-    elif a != b:
-        out.append(f"{where}: {a!r} (golden) != {b!r}")
-
-
 def compare(golden: tuple[dict[str, np.ndarray], dict[str, Any]],
             current: tuple[dict[str, np.ndarray], dict[str, Any]]) -> list[str]:
     """Every difference beyond the tolerances, as readable lines (empty: equal)."""
@@ -157,7 +138,8 @@ def compare(golden: tuple[dict[str, np.ndarray], dict[str, Any]],
                 problems.append(f"{key}: max abs difference {worst:.3g}")
         elif not np.array_equal(a, b):
             problems.append(f"{key}: {a!r} (golden) != {b!r}")
-    _json_diff(g_info, c_info, "", problems)
+    problems += json_diff(g_info, c_info, atol=JSON_ATOL, rtol=JSON_RTOL,
+                          names=("golden", "this run"))
     return problems
 
 

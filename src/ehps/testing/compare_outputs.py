@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TIMING_KEYS", "compare_output_folders", "drop_timing"]
+__all__ = ["TIMING_KEYS", "compare_output_folders", "drop_timing", "json_diff"]
 
 #: JSON keys that hold wall times or dates (never equal between two runs).
 TIMING_KEYS: frozenset[str] = frozenset({"seconds", "frames_per_s", "timings_s", "updated"})
@@ -48,19 +48,40 @@ def _close(x: float, y: float, atol: float, rtol: float) -> bool:
     return abs(x - y) <= atol + rtol * abs(y)
 
 
-def _json_diff(a: Any, b: Any, atol: float, where: str, rtol: float = 0.0) -> list[str]:
+def json_diff(a: Any, b: Any, atol: float = 0.0, rtol: float = 0.0, where: str = "",
+              names: tuple[str, str] = ("a", "b")) -> list[str]:
+    """Differences between two parsed JSON values, one readable line each (empty: equal).
+
+    Dicts are compared key by key, lists item by item; a number pair where either side is a
+    float is equal when ``|x - y| <= atol + rtol * |y|``; anything else must be ``==``.
+
+    Args:
+        a, b: the parsed values.
+        atol, rtol: float tolerance (both 0: exactly equal).
+        where: the path of ``a`` and ``b`` in their documents (prefix of every line).
+        names: how the lines call ``a`` and ``b`` (e.g. ``("golden", "this run")``).
+    """
     if isinstance(a, dict) and isinstance(b, dict):
-        if set(a) != set(b):
-            return [f"{where}: keys {sorted(set(a) ^ set(b))} differ"]
-        return [d for k in a for d in _json_diff(a[k], b[k], atol, f"{where}.{k}", rtol)]
+        out = []
+        for k in sorted(set(a) | set(b), key=str):
+            if k not in a or k not in b:
+                out.append(f"{where}.{k}: only in {names[0] if k in a else names[1]}")
+            else:
+                out += json_diff(a[k], b[k], atol, rtol, f"{where}.{k}", names)
+        return out
     if isinstance(a, list) and isinstance(b, list):
-        if len(a) != len(b):
-            return [f"{where}: lengths {len(a)} != {len(b)}"]
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in
-                _json_diff(x, y, atol, f"{where}[{i}]", rtol)]
-    if isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(b, bool):
-        return [] if _close(a, b, atol, rtol) else [f"{where}: {a} != {b}"]
-    return [] if a == b else [f"{where}: {a!r} != {b!r}"]
+        out = [] if len(a) == len(b) else [
+            f"{where}: length {len(a)} ({names[0]}) != {len(b)} ({names[1]})"]
+        for i, (x, y) in enumerate(zip(a, b)):
+            out += json_diff(x, y, atol, rtol, f"{where}[{i}]", names)
+        return out
+    if isinstance(a, float) or isinstance(b, float):
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b))
+        if numbers and _close(a, b, atol, rtol):
+            return []
+    elif a == b:
+        return []
+    return [f"{where}: {a!r} ({names[0]}) != {b!r} ({names[1]})"]
 
 
 def _npz_diff(a: Path, b: Path, atol: float, where: str, rtol: float = 0.0
@@ -121,7 +142,7 @@ def compare_output_folders(a: str | Path, b: str | Path, atol: float = 0.0, rtol
                 ta = ta.replace(json.dumps(replace[0])[1:-1], json.dumps(replace[1])[1:-1])
             ja = drop_timing(json.loads(ta))
             jb = drop_timing(json.loads(pb.read_text(encoding="utf-8")))
-            diffs += _json_diff(ja, jb, atol, name, rtol)
+            diffs += json_diff(ja, jb, atol, rtol, name)
         elif pa.read_bytes() != pb.read_bytes():
             diffs.append(f"{name}: the bytes differ")
     return diffs, worst
