@@ -12,7 +12,8 @@
   skips (corrupt data) and a video that stops before its declared length (truncated) are
   warned about and counted in a :class:`~ehps.inference.video_timing.VideoStats` (pass
   ``stats=``) for the summary. A container that cannot be read any further ends the video with
-  an error frame.
+  an error frame. Frames come out upright, as a player shows them: the display rotation that
+  phones write for portrait videos is applied (:func:`upright`).
 - :func:`load_boxes_json` reads person boxes given instead of the detector.
 """
 
@@ -48,6 +49,7 @@ __all__ = [
     "iter_images",
     "probe_video",
     "iter_video",
+    "upright",
     "VideoStats",
     "BoxesTable",
     "load_boxes_json",
@@ -194,8 +196,35 @@ def _video_stream(container: Any, path: Path) -> Any:
     return stream
 
 
+def upright(image: np.ndarray, rotation_deg: float) -> np.ndarray:
+    """A decoded frame turned as a player shows it.
+
+    Args:
+        image: (H, W, C) frame as stored in the stream.
+        rotation_deg: PyAV's ``VideoFrame.rotation``: the counter-clockwise angle of the
+            stream's display matrix, in degrees (a phone's portrait video stores -90: the
+            picture is shown turned a quarter clockwise). Rounded to a quarter turn.
+
+    Returns:
+        The frame, (H, W, C) or (W, H, C) after a quarter turn (a view when not turned).
+    """
+    k = int(round(float(rotation_deg) / 90.0)) % 4
+    return np.ascontiguousarray(np.rot90(image, k)) if k else image
+
+
+def _display_rotation(container: Any, stream: Any) -> float:
+    """The display rotation (degrees, see :func:`upright`) of the stream's first frame."""
+    try:
+        for frame in container.decode(stream):
+            return float(frame.rotation or 0.0)
+    except Exception:  # an undecodable start is reported by iter_video
+        return 0.0
+    return 0.0
+
+
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
-    """Frame rate, frame count and size of a video's first video stream.
+    """Frame rate, frame count and size (as shown: a display rotation is applied) of a video's
+    first video stream.
 
     Raises:
         InputError: the file cannot be opened or has no video stream.
@@ -203,13 +232,12 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     path = Path(path)
     with _open(path) as container:
         stream = _video_stream(container, path)
-        return VideoInfo(
-            fps=float(frame_rate(stream)),
-            num_frames=int(stream.frames or 0),
-            width=int(stream.codec_context.width),
-            height=int(stream.codec_context.height),
-            codec=str(stream.codec_context.name),
-        )
+        fps, frames = float(frame_rate(stream)), int(stream.frames or 0)
+        width, height = int(stream.codec_context.width), int(stream.codec_context.height)
+        codec = str(stream.codec_context.name)
+        if int(round(_display_rotation(container, stream) / 90.0)) % 2:
+            width, height = height, width
+        return VideoInfo(fps=fps, num_frames=frames, width=width, height=height, codec=codec)
 
 
 def iter_video(
@@ -274,7 +302,7 @@ def iter_video(
                 if (end is not None and index >= end) or index < start:
                     continue
                 try:
-                    image = frame.to_ndarray(format="rgb24")
+                    image = upright(frame.to_ndarray(format="rgb24"), frame.rotation or 0.0)
                 except (av.error.FFmpegError, ValueError) as exc:
                     yield Frame(index, f"{path}#{index}", None, ts,
                                 f"frame {index} of '{path}' cannot be converted: {exc}", path)
