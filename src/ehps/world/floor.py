@@ -27,6 +27,12 @@ Method (all in the shared camera frame, OpenCV axes, metres):
    upright on it (body up within ``max_tilt_deg`` of the normal) and standing on it (median pelvis
    height at least ``min_pelvis_m``). A failed check returns ``FloorFit(ok=False, reason=...)``.
 
+   **Support** (:mod:`ehps.world.support`): the tracks standing on the plane (median pelvis
+   height within ``pelvis_range``), weighted by usable frames. When some do not, the
+   shared-normal fit (each track's feet about its own plane: per-track depth errors cannot
+   tilt the normal; the offset most tracks stand on) is tried too, and the floor more of the
+   tracks stand on is kept; one that under ``min_support`` of them stand on is refused.
+
 6. **Refit** (:func:`refit_floor`, after a first contact detection): the offset refitted to the
    soles of every contact frame (step 2 keeps the lowest moments of the lower foot, which noise
    biases low: 0.8 cm on 16 synthetic walks; the cleanup would pull every planted foot, and the
