@@ -2,6 +2,7 @@
 walks: two Anny walkers on a known floor, a static camera 1-4 m high pitched 5-30 degrees down.
 
     .venv/bin/python benchmarks/world_synthetic.py [--quick] [--mode noise|render|both]
+        [--corners] [--crowd]
 
 ``noise``: the true motion written as an ``ehps infer`` sequence with estimator-like errors
 (per-frame and slowly varying translation and rotation noise, doubled along the viewing ray);
@@ -22,6 +23,10 @@ seconds per frame here). Figures per camera:
   the camera, median; 1 in noise mode), and the floor height error and foot height at contact
   once the estimated scene is scaled by ``s`` about the camera (the world step can only be as
   right as the people's depth; these isolate its own error from the estimator's scale).
+
+``--crowd`` adds, at 2.5 m / 20 deg, the two walkers plus two people seen for 8 and 6 frames
+whose depth is far off (x1.6, x1.35 along the viewing rays); it prints which tracks the floor
+says stand on it and which disagree (the floor must come from the walkers).
 
 ``--reuse`` keeps rendered videos and ``ehps infer`` outputs found in ``--out`` (re-measure only).
 """
