@@ -2,6 +2,7 @@
 walks: two Anny walkers on a known floor, a static camera 1-4 m high pitched 5-30 degrees down.
 
     .venv/bin/python benchmarks/world_synthetic.py [--quick] [--mode noise|render|both]
+        [--corners] [--crowd]
 
 ``noise``: the true motion written as an ``ehps infer`` sequence with estimator-like errors
 (per-frame and slowly varying translation and rotation noise, doubled along the viewing ray);
@@ -23,6 +24,10 @@ seconds per frame here). Figures per camera:
   once the estimated scene is scaled by ``s`` about the camera (the world step can only be as
   right as the people's depth; these isolate its own error from the estimator's scale).
 
+``--crowd`` adds, at 2.5 m / 20 deg, the two walkers plus two people seen for 8 and 6 frames
+whose depth is far off (x1.6, x1.35 along the viewing rays); it prints which tracks the floor
+says stand on it and which disagree (the floor must come from the walkers).
+
 ``--reuse`` keeps rendered videos and ``ehps infer`` outputs found in ``--out`` (re-measure only).
 """
 
@@ -39,6 +44,11 @@ import numpy as np
 CAMERAS = ((1.2, 8.0), (2.5, 20.0), (3.8, 30.0))  # (height m, pitch down deg)
 CORNERS = ((1.0, 5.0), (4.0, 30.0))  # the corners of the issue's range (noise mode, --corners)
 WALKERS = (((-1.2, -0.6), 90.0, 0.0), ((1.0, 0.6), -110.0, 0.4))
+# --crowd: the two walkers plus two people seen briefly (8 and 6 frames) whose monocular depth
+# is far off (x1.6 and x1.35 along the viewing rays): the floor must still come from the two
+# walkers, and the short tracks be named as disagreeing (the vtest failure of issue 16).
+CROWD = WALKERS + (((0.3, -1.6), 10.0, 0.2), ((-0.4, 1.9), 200.0, 0.7))
+CROWD_BAD = {"depth_scale": {2: 1.6, 3: 1.35}, "visible": {2: (10, 17), 3: (20, 25)}}
 
 
 def _match(sol, scene) -> dict[int, int]:
@@ -76,6 +86,8 @@ def _measure(sol, scene) -> dict:
     res["height_err_cm"] = float(np.sqrt(np.mean(f.height(pts) ** 2)) * 100)
     res["camera_height_err_cm"] = float((f.offset - d_true) * 100)
     res["inliers"], res["residual_cm"] = f.inliers, f.residual_m * 100
+    res["method"], res["support"] = f.method, f.support
+    res["supporting"], res["disagreeing"] = list(f.supporting), list(f.disagreeing)
     # Monocular scale: the estimated people may sit at the wrong distance along the viewing
     # rays (a scale about the camera centre); s = true / estimated pelvis distance (median).
     match = _match(sol, scene)
@@ -174,6 +186,8 @@ def main() -> int:
     ap.add_argument("--corners", action="store_true",
                     help="also the range's corners (1 m / 5 deg, 4 m / 30 deg), noise mode")
     ap.add_argument("--first-seed", type=int, default=0, help="first noise draw")
+    ap.add_argument("--crowd", action="store_true",
+                    help="also the 2.5 m / 20 deg camera with two short tracks of bad depth")
     args = ap.parse_args()
     from ehps.bodymodels.anny import load_anny
     from ehps.world.sequence import WorldOptions, solve_world
@@ -230,6 +244,18 @@ def main() -> int:
             r["seconds"] = {"render": t1 - t0, "infer": t2 - t1}
             report[f"render {tag}"] = r
             print(_row(f"render {tag}", r), flush=True)
+    if args.crowd:
+        scene = make_scene(bm, n_frames=n_frames, camera_height=2.5, pitch_deg=20.0,
+                           walkers=CROWD)
+        for seed in range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds)):
+            folder = work / f"crowd_{seed}"
+            write_fake_sequence(scene, folder, bm=bm, seed=seed, noise_m=0.01, noise_deg=1.0,
+                                drift_m=0.03, drift_deg=2.0, **CROWD_BAD)
+            r = _measure(solve_world(folder, WorldOptions()), scene)
+            report[f"crowd 2.5 m, 20 deg seed {seed}"] = r
+            print(_row(f"crowd 2.5 m, 20 deg s{seed}", r), flush=True)
+            print(f"{'':26s} floor by {r.get('method')}: tracks {r.get('supporting')} stand on "
+                  f"it, {r.get('disagreeing')} disagree (the short, bad-depth tracks are 2, 3)")
     print("\n".join(_summary(report)))
     if args.out:
         (work / "report.json").write_text(json.dumps(report, indent=2, default=float))

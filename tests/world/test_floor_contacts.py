@@ -200,3 +200,87 @@ def test_refit_on_contact_soles_removes_the_low_bias_of_the_first_pass():
     assert abs(refit.offset - 2.0) < abs(first.offset - 2.0)
     none = [np.zeros_like(c) for c in contacts]
     assert refit_floor(first, tracks, none) is first  # too few contact soles: kept
+
+
+def _crowd(rng: np.random.Generator, scales: list[float], lengths: list[int], height: float,
+           pitch_deg: float, fps: float = 10.0, headings: list[float] | None = None,
+           spread: tuple[float, float, float] = (6.0, 10.0, 25.0)
+           ) -> tuple[list[FootTrack], np.ndarray]:
+    """Feet of people walking 10-25 m in front of a camera ``height`` m up, pitched down, each
+    track put ``scales[k]`` times too far along the viewing rays (a monocular depth error: the
+    pelvis position scaled about the camera, the body kept at its size). Returns the tracks and
+    the true floor normal in the camera frame (the camera centre is ``height`` above it).
+    ``headings`` (degrees) fixes the walking directions (random by default); the walks start at
+    ``|x| < spread[0]``, ``spread[1] < z < spread[2]`` (world metres, the camera at x = z = 0).
+    """
+    th = np.radians(pitch_deg)
+    cam_from_world = np.stack([[-1.0, 0, 0], [0, -np.cos(th), -np.sin(th)],
+                               [0, -np.sin(th), np.cos(th)]])
+    centre = np.array([0.0, height, 0.0])
+    up_w = np.array([0.0, 1.0, 0.0])
+    tracks = []
+    for k, (s_k, n_frames) in enumerate(zip(scales, lengths)):
+        heading = rng.uniform(0, 2 * np.pi) if headings is None else np.radians(headings[k])
+        direction = np.array([np.cos(heading), 0.0, np.sin(heading)])
+        side = np.cross(up_w, direction)
+        origin = np.array([rng.uniform(-spread[0], spread[0]), 0.0,
+                           rng.uniform(spread[1], spread[2])])
+        t = np.arange(n_frames) / fps + rng.uniform(0, 2)
+        feet = np.zeros((n_frames, 2, 2, 3))
+        for f, phase in ((0, 0.0), (1, 0.5)):
+            cyc = (t * 0.9 + phase) % 1.0
+            swing = cyc > 0.6
+            s = np.where(swing, (cyc - 0.6) / 0.4, 0.0)
+            along = (np.floor(t * 0.9 + phase) + s) * 1.2
+            lift = np.where(swing, 0.12 * np.sin(np.pi * s), 0.0)
+            base = origin + along[:, None] * direction + (0.1 if f else -0.1) * side
+            feet[:, f, 0] = base + (0.08 + lift)[:, None] * up_w
+            feet[:, f, 1] = base + 0.15 * direction + (0.03 + lift)[:, None] * up_w
+        feet = (feet - centre) @ cam_from_world.T + rng.normal(0, 0.01, feet.shape)
+        up = cam_from_world @ up_w
+        pelvis = feet[:, :, 0].mean(1) + 0.85 * up
+        shift = (s_k - 1.0) * pelvis  # the whole person moves along the ray through the pelvis
+        tracks.append(FootTrack(k, feet + shift[:, None, None], np.array([[0.08, 0.03]] * 2),
+                                pelvis + shift, np.tile(up, (n_frames, 1)),
+                                np.ones(n_frames, bool), fps))
+    return tracks, cam_from_world @ up_w
+
+
+def test_floor_comes_from_the_majority_of_tracks_despite_their_depth_errors():
+    """A crowd seen from 5 m up, every track with its own depth error (up to 12 %), plus two
+    short tracks of far-off depth (x0.5, x1.8): the floor is the one all the long tracks stand
+    on, within 1 degree and 10 cm of the camera height, and the two short tracks are named as
+    disagreeing. (One plane through everybody's feet leaves 2 of the 8 long tracks off it, with
+    the normal 0.7 degrees off.)"""
+    rng = np.random.default_rng(11)
+    scales = [0.92, 0.96, 1.0, 1.0, 1.03, 1.06, 1.1, 0.9, 0.5, 1.8]
+    lengths = [40, 45, 50, 40, 35, 50, 45, 40, 5, 6]
+    tracks, n_true = _crowd(rng, scales, lengths, 5.0, 18.0)
+    fit = fit_floor(tracks)
+    assert fit.ok, fit.reason
+    assert _angle_deg(fit.normal, n_true) < 1.0
+    assert abs(fit.offset - 5.0) < 0.1
+    assert set(fit.disagreeing) == {8, 9} and set(fit.supporting) == set(range(8))
+    assert fit.support > 0.95
+    # the supporting tracks' pelvis heights on the fitted floor lie in the standing range
+    for k in fit.supporting:
+        h = float(np.median(fit.height(tracks[k].pelvis)))
+        assert 0.4 <= h <= 1.4
+
+
+def test_a_floor_most_tracks_do_not_stand_on_is_refused():
+    """Three equally long tracks crossing the same spot in different directions, whose depths
+    disagree by a factor of 3: their feet lie on three parallel planes metres apart (no plane
+    within the tilt limit holds two of them), no floor has most of them standing on it, so
+    there is none (and the reason says why)."""
+    rng = np.random.default_rng(12)
+    crossing = {"headings": [0, 60, 120], "spread": (1.0, 15.0, 16.0)}
+    tracks, _ = _crowd(rng, [0.6, 1.0, 1.7], [40, 40, 40], 5.0, 18.0, **crossing)
+    fit = fit_floor(tracks)
+    assert not fit.ok
+    assert "standing on it" in fit.reason or "nobody is standing" in fit.reason
+    # the same tracks without depth errors give a floor
+    rng = np.random.default_rng(12)
+    tracks, n_true = _crowd(rng, [1.0, 1.0, 1.0], [40, 40, 40], 5.0, 18.0, **crossing)
+    fit = fit_floor(tracks)
+    assert fit.ok and _angle_deg(fit.normal, n_true) < 2.0 and fit.support == 1.0

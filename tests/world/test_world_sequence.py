@@ -230,3 +230,35 @@ def test_a_damaged_track_is_left_out_and_the_other_kept(solved, tmp_path, damage
     sol = solve_world(folder, WorldOptions(cleanup=False))
     assert [m.track_id for m in sol.motions] == [0]
     assert sol.skipped == [(1, reason)]
+
+
+def test_short_tracks_of_bad_depth_do_not_take_the_floor(anny, tmp_path):
+    """Two walkers plus two people seen briefly (8 and 6 frames) whose monocular depth is far
+    off (x1.6 and x1.35 along the viewing rays), as the small, far people of vtest: the floor
+    still comes from the walkers (normal <= 2 deg, height <= 3 cm where they walk), the short
+    tracks are named as disagreeing in world.json and get no contacts."""
+    from ehps.world.io import world_json
+    from ehps.world.synthetic import make_scene
+
+    walkers = (((-1.2, -0.6), 90.0, 0.0), ((1.0, 0.6), -110.0, 0.4),
+               ((0.3, -1.6), 10.0, 0.2), ((-0.4, 1.9), 200.0, 0.7))
+    crowd = make_scene(anny, n_frames=N_FRAMES, camera_height=2.5, pitch_deg=20.0,
+                       walkers=walkers)
+    folder = _write(crowd, anny, tmp_path / "crowd", depth_scale={2: 1.6, 3: 1.35},
+                    visible={2: (10, 17), 3: (20, 25)})
+    sol = solve_world(folder, WorldOptions())
+    assert sol.world.has_floor, sol.warnings
+    f = sol.world.floor
+    n_true, d_true = crowd.floor_in_camera()
+    assert np.degrees(np.arccos(np.clip(f.normal @ n_true, -1, 1))) <= 2.0
+    pts = np.concatenate([crowd.joints_in_camera(k)[:, 7] for k in range(2)])
+    pts = pts - (pts @ n_true + d_true)[:, None] * n_true
+    assert np.sqrt(np.mean(f.height(pts) ** 2)) <= 0.03
+    ids = {len(m.track.frame_index): m.track_id for m in sol.motions}
+    short = {ids[8], ids[6]}
+    assert short <= set(f.disagreeing) and not short & set(f.supporting)
+    assert all(not m.contacts.any() for m in sol.motions if m.track_id in short)
+    assert all(m.contacts.any() for m in sol.motions if m.track_id not in short)
+    doc = world_json(sol)
+    assert set(doc["floor"]["tracks_disagreeing"]) >= short
+    assert doc["floor"]["track_support"] > 0.5

@@ -207,7 +207,8 @@ def animate_sequence(folder: str | Path, formats: list[str] | tuple[str, ...], *
         assert f is not None
         lines.append(f"  floor: normal {np.round(f.normal, 3).tolist()} (camera), camera "
                      f"{f.offset:.2f} m above it; {f.inliers}/{f.candidates} foot points agree,"
-                     f" residual {f.residual_m * 100:.1f} cm")
+                     f" residual {f.residual_m * 100:.1f} cm; {len(f.supporting)} of "
+                     f"{len(f.supporting) + len(f.disagreeing)} tracks stand on it ({f.method})")
     for m in sol.motions:
         line = (f"  track {m.track_id}: {len(m.joints)} frames, contacts L/R "
                 f"{int(m.contacts[:, 0].sum())}/{int(m.contacts[:, 1].sum())}")

@@ -27,6 +27,12 @@ Method (all in the shared camera frame, OpenCV axes, metres):
    upright on it (body up within ``max_tilt_deg`` of the normal) and standing on it (median pelvis
    height at least ``min_pelvis_m``). A failed check returns ``FloorFit(ok=False, reason=...)``.
 
+   **Support** (:mod:`ehps.world.support`): the tracks standing on the plane (median pelvis
+   height within ``pelvis_range``), weighted by usable frames. When some do not, the
+   shared-normal fit (each track's feet about its own plane: per-track depth errors cannot
+   tilt the normal; the offset most tracks stand on) is tried too, and the floor more of the
+   tracks stand on is kept; one that under ``min_support`` of them stand on is refused.
+
 6. **Refit** (:func:`refit_floor`, after a first contact detection): the offset refitted to the
    soles of every contact frame (step 2 keeps the lowest moments of the lower foot, which noise
    biases low: 0.8 cm on 16 synthetic walks; the cleanup would pull every planted foot, and the
@@ -42,6 +48,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+
+from ehps.world.support import fit_shared_normal, track_support
 
 __all__ = ["FloorConfig", "FloorFit", "FootTrack", "fit_floor", "fit_plane_with_prior",
            "foot_heights", "inlier_band", "refit_floor", "smooth_time"]
@@ -68,6 +76,9 @@ class FloorConfig:
     min_frames: int = 3
     max_residual_m: float = 0.06
     min_pelvis_m: float = 0.45
+    pelvis_range: tuple[float, float] = (0.4, 1.4)
+    min_support: float = 0.5
+    shared_band_factors: tuple[float, ...] = (1.0, 2.0, 4.0)
     smooth_s: float = 0.06
     seed: int = 0
 
@@ -108,6 +119,12 @@ class FloorFit:
         frames, tracks: distinct frames and tracks among the inliers.
         body_tilt_deg: angle between the normal and the mean body up axis.
         pelvis_height_m: median pelvis height above the floor.
+        method: ``"pooled"`` (one plane through everybody's feet) or ``"shared-normal"`` (the
+            normal from each track's feet about its own plane, the offset most tracks stand on;
+            see :mod:`ehps.world.support`).
+        support: the weighted share of tracks standing on the floor (pelvis height within
+            ``FloorConfig.pelvis_range``; weights: usable frames).
+        supporting, disagreeing: track ids standing on it / not (depths that disagree).
     """
 
     ok: bool
@@ -122,6 +139,10 @@ class FloorFit:
     tracks: int = 0
     body_tilt_deg: float = float("nan")
     pelvis_height_m: float = float("nan")
+    method: str = "pooled"
+    support: float = float("nan")
+    supporting: tuple[int, ...] = ()
+    disagreeing: tuple[int, ...] = ()
 
     def height(self, points: np.ndarray) -> np.ndarray:
         """(..., 3) camera-frame points -> (...) heights above the floor (metres)."""
@@ -327,13 +348,24 @@ def fit_floor(tracks: list[FootTrack], cfg: FloorConfig | None = None) -> FloorF
                                    f"{cfg.max_tilt_deg:g} degrees of the people's up axis",
                             candidates=len(points))
         normal, offset, inl, tol = _refine(points, init, prior, cfg)
-    res = points[inl] @ normal + offset
+    share, on = track_support(tracks, normal, offset, cfg)
+    method, res = "pooled", points[inl] @ normal + offset
+    if share < 1.0:
+        # Some tracks do not stand on the pooled plane: their depths disagree, or the plane
+        # is not the floor. Try the fit that tolerates per-track depth errors; keep whichever
+        # floor more of the tracks (by weight) stand on.
+        alt = _shared_normal_fit(tracks, prior, normal, cfg)
+        if alt is not None and alt[0] > share + 1e-9:
+            share, on, method, normal, offset, inl, tol, points, where, res = alt
     fit = FloorFit(
         True, normal=normal, offset=float(offset), inliers=int(inl.sum()),
         candidates=len(points), residual_m=float(np.sqrt(np.mean(res**2))) if inl.any() else
         float("nan"), inlier_tol_m=tol, frames=len({(int(a), int(b)) for a, b in where[inl]}),
         tracks=len({int(a) for a in where[inl, 0]}),
         body_tilt_deg=float(np.degrees(np.arccos(np.clip(normal @ prior, -1, 1)))),
+        method=method, support=share,
+        supporting=tuple(tr.track_id for tr, o in zip(tracks, on) if o and tr.usable.any()),
+        disagreeing=tuple(tr.track_id for tr, o in zip(tracks, on) if not o and tr.usable.any()),
     )
     pel = np.concatenate([tr.pelvis[tr.usable] for tr in tracks])
     fit.pelvis_height_m = float(np.median(fit.height(pel)))
@@ -343,7 +375,8 @@ def fit_floor(tracks: list[FootTrack], cfg: FloorConfig | None = None) -> FloorF
     elif fit.frames < cfg.min_frames:
         fit.ok, fit.reason = False, (f"the floor points come from {fit.frames} frame(s) "
                                      f"(need {cfg.min_frames})")
-    elif fit.residual_m > cfg.max_residual_m:
+    elif fit.residual_m > cfg.max_residual_m * max(1.0, fit.inlier_tol_m / cfg.max_inlier_tol):
+        # (a shared-normal fit's wider band, for the depth jitter of far people, allows more)
         fit.ok, fit.reason = False, (f"the feet scatter {fit.residual_m * 100:.1f} cm about the "
                                      "best plane: no consistent floor")
     elif fit.body_tilt_deg > cfg.max_tilt_deg:
@@ -352,7 +385,51 @@ def fit_floor(tracks: list[FootTrack], cfg: FloorConfig | None = None) -> FloorF
     elif fit.pelvis_height_m < cfg.min_pelvis_m:
         fit.ok, fit.reason = False, (f"the pelvis is {fit.pelvis_height_m:.2f} m above the plane"
                                      ": nobody is standing on it")
+    elif fit.support < cfg.min_support:
+        lo, hi = cfg.pelvis_range
+        fit.ok, fit.reason = False, (
+            f"the best floor has only {len(fit.supporting)} of "
+            f"{len(fit.supporting) + len(fit.disagreeing)} tracks ({fit.support:.0%} of the "
+            f"frames) standing on it (pelvis {lo:g}-{hi:g} m above it): the people's depths "
+            "disagree too much for a floor")
     return fit
+
+
+def _shared_normal_fit(tracks: list[FootTrack], prior: np.ndarray, normal: np.ndarray,
+                       cfg: FloorConfig) -> tuple | None:
+    """:func:`ehps.world.support.fit_shared_normal`, iterated with the candidates like the
+    pooled fit; returns ``(share, on, "shared-normal", normal, offset, inliers, band, points,
+    where, residuals)`` or ``None``.
+
+    The feet of one track scatter about its own plane by the estimator's per-frame depth
+    jitter, which can be far wider than the pooled fit's band on small, far people; the band's
+    upper clip is tried at ``max_inlier_tol`` times ``shared_band_factors`` and the fit that the
+    most tracks (by weight) stand on is kept (the narrower band on a tie).
+    """
+    best = None
+    for factor in cfg.shared_band_factors:
+        c = replace(cfg, max_inlier_tol=cfg.max_inlier_tol * factor)
+        n = prior
+        out, points, where = None, np.zeros((0, 3)), np.zeros((0, 2), np.int64)
+        for _ in range(cfg.iterations):
+            points, where = _candidates(tracks, n, c)
+            if len(points) < max(3, c.min_inliers):
+                break
+            out = fit_shared_normal(tracks, points, where, prior, n, c)
+            if out is None:
+                break
+            n = out["normal"]
+        if out is None:
+            continue
+        share, on = track_support(tracks, out["normal"], out["offset"], cfg)
+        if best is not None and share <= best[0] + 1e-9:
+            continue
+        inl = out["inliers"]
+        d_k = np.nan_to_num(out["track_offsets"][where[:, 0]])
+        res = points[inl] @ out["normal"] + d_k[inl]
+        best = (share, on, "shared-normal", out["normal"], out["offset"], inl, out["band_m"],
+                points, where, res)
+    return best
 
 
 def _refine_offset(points: np.ndarray, normal: np.ndarray, offset: float, cfg: FloorConfig

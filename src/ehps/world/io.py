@@ -88,6 +88,10 @@ def world_json(sol: WorldSolution, exports: dict[str, Any] | None = None) -> dic
             "frames": floor.frames, "tracks": floor.tracks,
             "body_tilt_deg": _r(floor.body_tilt_deg, 2),
             "pelvis_height_m": _r(floor.pelvis_height_m, 3),
+            "method": floor.method,
+            "track_support": _r(floor.support, 3),
+            "tracks_supporting": [int(t) for t in floor.supporting],
+            "tracks_disagreeing": [int(t) for t in floor.disagreeing],
         },
         "camera": {
             "convention": "OpenCV camera axes: x right, y down, z forward",

@@ -38,7 +38,6 @@ __all__ = ["WorldOptions", "TrackMotion", "WorldSolution", "solve_world", "scene
 
 log = logging.getLogger(__name__)
 _EDGE_MARGIN = 0.02  # a box whose bottom is this close to the image bottom has its feet cut
-_PELVIS_RANGE = (0.4, 1.4)  # metres above the floor for a person standing or walking on it
 
 
 @dataclass(frozen=True)
@@ -319,7 +318,8 @@ def solve_world(folder: str | Path, options: WorldOptions | None = None) -> Worl
     standing = []
     for m in motions:
         pelvis_h = float(np.median(floor.height(m.joints_raw[m.track.valid, 0])))
-        standing.append(_PELVIS_RANGE[0] <= pelvis_h <= _PELVIS_RANGE[1])
+        lo, hi = opt.floor.pelvis_range
+        standing.append(lo <= pelvis_h <= hi)
         if not standing[-1]:
             sol.warnings.append(f"track {m.track_id}: its pelvis is {pelvis_h:.2f} m above the "
                                 "floor (its depth disagrees with the others): no contacts")

@@ -242,7 +242,8 @@ def write_fake_sequence(scene: SyntheticScene, folder: Any, *, body_model: str =
                         noise_m: float = 0.0, noise_deg: float = 0.0, drift_m: float = 0.0,
                         drift_deg: float = 0.0, seed: int = 0, bm: Any = None,
                         frame_offset: int = 0, pan_m_per_s: float = 0.0,
-                        records: bool = False) -> None:
+                        records: bool = False, depth_scale: dict[int, float] | None = None,
+                        visible: dict[int, tuple[int, int]] | None = None) -> None:
     """Write ``scene`` as the sequence folder ``ehps infer`` would (``tracks.npz`` through
     :class:`ehps.io.records.TrackStore`, ``manifest.json``, one ``meta`` file) with the
     true parameters in the camera frame plus estimator-like noise: per frame ``noise_m`` metres
@@ -250,7 +251,11 @@ def write_fake_sequence(scene: SyntheticScene, folder: Any, *, body_model: str =
     (correlated over ~0.3 s) of ``drift_m`` / ``drift_deg``; translation errors are doubled along
     the viewing ray (monocular depth is the weakest). ``bm`` (the body model) fills the
     ``joints`` column. ``pan_m_per_s`` slides the whole scene sideways in the camera frame (what a
-    panning camera looks like); ``records`` also writes the per-frame ``state/*.npz`` records."""
+    panning camera looks like); ``records`` also writes the per-frame ``state/*.npz`` records.
+    ``depth_scale`` {walker: s} puts a walker ``s`` times too far along the viewing rays (its
+    translation scaled about the camera: a monocular depth error; its body keeps its size);
+    ``visible`` {walker: (first, last)} frames (inclusive) in which a walker is seen (a short
+    track; others are seen in every frame)."""
     import json
     from pathlib import Path
 
@@ -267,6 +272,10 @@ def write_fake_sequence(scene: SyntheticScene, folder: Any, *, body_model: str =
         p = {key: np.array(v, np.float64) for key, v in scene.camera_params(k).items()}
         corr = 0.3 * scene.fps
         p["transl"] = p["transl"] + np.outer(np.arange(n) / scene.fps, [pan_m_per_s, 0, 0])
+        if depth_scale and k in depth_scale:
+            # scale the pelvis position about the camera (not the body): root + transl
+            pelvis = p["transl"] + scene.root_rest
+            p["transl"] = depth_scale[k] * pelvis - scene.root_rest
         if noise_m or drift_m:
             ray = p["transl"] / np.linalg.norm(p["transl"], axis=1, keepdims=True)
             err = rng.normal(0, noise_m, (n, 4)) + _smooth_noise(rng, (n, 4), drift_m, corr)
@@ -286,14 +295,18 @@ def write_fake_sequence(scene: SyntheticScene, folder: Any, *, body_model: str =
         per.append(p)
     h, w = scene.image_hw
     k_ = scene.intrinsics
+    seen = {k: (0, n - 1) for k in range(len(per))} | dict(visible or {})
     for t in range(n):
+        ids = [k for k in range(len(per)) if seen[k][0] <= t <= seen[k][1]]
+        here = [per[k] for k in ids]
         final = {}
         keys = [key for key in per[0] if key != "joints"]
         for key in keys:
-            final[key] = np.stack([np.asarray(pp[key][t], np.float32).reshape(1, -1) for pp in per])
-        final["transl_full"] = np.stack([np.asarray(pp["transl"][t], np.float32) for pp in per])
+            final[key] = np.stack([np.asarray(pp[key][t], np.float32).reshape(1, -1)
+                                   for pp in here])
+        final["transl_full"] = np.stack([np.asarray(pp["transl"][t], np.float32) for pp in here])
         boxes = []
-        for pp in per:
+        for pp in here:
             j = pp["joints"][t] if "joints" in pp else np.zeros((55, 3))
             uv = j[:, :2] / np.maximum(j[:, 2:], 1e-6) * [k_.fx, k_.fy] + [k_.cx, k_.cy]
             lo, hi = uv.min(0), uv.max(0)
@@ -301,11 +314,11 @@ def write_fake_sequence(scene: SyntheticScene, folder: Any, *, body_model: str =
                           1.15 * (hi[1] - lo[1])])
         rec = FrameRecord(
             index=t + frame_offset, time_s=(t + frame_offset) / scene.fps,
-            boxes=np.asarray(boxes, np.float32), scores=np.ones(len(per), np.float32),
-            person_ids=np.arange(len(per)), track_ids=np.arange(len(per)),
-            crop_boxes=np.full((len(per), 4), np.nan, np.float32), raw=final, final=final,
-            joints_full=np.stack([np.asarray(pp["joints"][t], np.float32) for pp in per])
-            if bm is not None else np.zeros((len(per), 0, 3), np.float32))
+            boxes=np.asarray(boxes, np.float32), scores=np.ones(len(here), np.float32),
+            person_ids=np.arange(len(here)), track_ids=np.asarray(ids, np.int64),
+            crop_boxes=np.full((len(here), 4), np.nan, np.float32), raw=final, final=final,
+            joints_full=np.stack([np.asarray(pp["joints"][t], np.float32) for pp in here])
+            if bm is not None else np.zeros((len(here), 0, 3), np.float32))
         store.add(rec)
         if records:
             atomic_save_npz(folder / "state" / f"{rec.index:06d}.npz", **rec.arrays())
