@@ -14,8 +14,8 @@ from ehps.world.floor import (
     fit_floor,
     fit_plane_with_prior,
     inlier_band,
-    refit_floor,
 )
+from ehps.world.floor_refit import refit_floor
 from ehps.world.frame import make_world_frame
 from ehps.world.skate import _two_bone
 

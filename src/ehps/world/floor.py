@@ -33,11 +33,7 @@ Method (all in the shared camera frame, OpenCV axes, metres):
    tilt the normal; the offset most tracks stand on) is tried too, and the floor more of the
    tracks stand on is kept; one that under ``min_support`` of them stand on is refused.
 
-6. **Refit** (:func:`refit_floor`, after a first contact detection): the offset refitted to the
-   soles of every contact frame (step 2 keeps the lowest moments of the lower foot, which noise
-   biases low: 0.8 cm on 16 synthetic walks; the cleanup would pull every planted foot, and the
-   body, down to that). ``refit_normal`` refits the normal too (off by default: more points,
-   but the contact soles carry the estimator's slow errors and tilted the plane more).
+6. **Refit** after a first contact detection: :func:`ehps.world.floor_refit.refit_floor`.
 
 A point ``p`` has height ``n . p + d`` above the floor (``n`` points up, away from the floor);
 the camera centre's height is ``d``.
@@ -52,7 +48,7 @@ import numpy as np
 from ehps.world.support import fit_shared_normal, track_support
 
 __all__ = ["FloorConfig", "FloorFit", "FootTrack", "fit_floor", "fit_plane_with_prior",
-           "foot_heights", "inlier_band", "refit_floor", "smooth_time"]
+           "foot_heights", "inlier_band", "smooth_time"]
 
 
 @dataclass(frozen=True)
@@ -430,77 +426,3 @@ def _shared_normal_fit(tracks: list[FootTrack], prior: np.ndarray, normal: np.nd
         best = (share, on, "shared-normal", out["normal"], out["offset"], inl, out["band_m"],
                 points, where, res)
     return best
-
-
-def _refine_offset(points: np.ndarray, normal: np.ndarray, offset: float, cfg: FloorConfig
-                   ) -> tuple[np.ndarray, float, np.ndarray, float]:
-    """The offset alone refined (Huber IRLS in the robust band), the normal kept."""
-    tol = inlier_band(points @ normal + offset, cfg)
-    inl = np.abs(points @ normal + offset) < tol
-    for _ in range(10):
-        if inl.sum() < 3:
-            break
-        r = points[inl] @ normal + offset
-        w = np.minimum(1.0, cfg.huber / np.maximum(np.abs(r), 1e-9))
-        offset = offset - float((w * r).sum() / w.sum())
-        new = np.abs(points @ normal + offset) < tol
-        if np.array_equal(new, inl):
-            break
-        inl = new
-    return normal, offset, inl, tol
-
-
-def refit_floor(fit: FloorFit, tracks: list[FootTrack], contacts: list[np.ndarray],
-                cfg: FloorConfig | None = None) -> FloorFit:
-    """Second pass: the floor refitted to the soles of every foot in contact.
-
-    The first pass (:func:`fit_floor`) takes the lower foot of a frame at its slowest moments:
-    robust, but under estimator noise its points are the ones the noise pushed down, so the
-    plane sits low (about 1 cm on the synthetic walks) and the cleanup would then pull every
-    planted foot, and with it the body, down to it. Refitted to the soles of all contact frames
-    (both feet in double support), the plane goes through the feet the cleanup puts on it:
-    the refinement of :func:`fit_floor` (robust band, Huber IRLS, the same up prior) started
-    from ``fit``.
-
-    Args:
-        fit: a successful first fit (a failed one is returned unchanged).
-        tracks: the feet, as given to :func:`fit_floor`.
-        contacts: per track (T, 2) bool contact flags (left, right).
-
-    Returns:
-        The refitted floor, or ``fit`` when fewer than ``min_inliers`` contact soles in
-        ``min_frames`` frames, or fewer than a share ``refit_agree`` of them, agree with it (the
-        contacts of very noisy tracks do not lie on one plane: the first fit stays), or the new
-        normal is more than ``max_tilt_deg`` from the body up.
-    """
-    cfg = cfg or FloorConfig()
-    if not fit.ok:
-        return fit
-    pts, where = [], []
-    for k, (tr, c) in enumerate(zip(tracks, contacts)):
-        p, w = _soles(tr, np.asarray(c, bool) & tr.usable[:, None], fit.normal, k)
-        pts.append(p)
-        where.append(w)
-    points = np.concatenate(pts) if pts else np.zeros((0, 3))
-    if len(points) < cfg.min_inliers:
-        return fit
-    where_a = np.concatenate(where)
-    prior = _unit(np.concatenate([tr.body_up[tr.usable] for tr in tracks if tr.usable.any()]
-                                 ).mean(0))
-    if cfg.refit_normal:
-        normal, offset, inl, tol = _refine(points, (fit.normal, fit.offset), prior, cfg)
-    else:
-        normal, offset, inl, tol = _refine_offset(points, fit.normal, fit.offset, cfg)
-    frames = len({(int(a), int(b)) for a, b in where_a[inl]})
-    tilt = float(np.degrees(np.arccos(np.clip(normal @ prior, -1, 1))))
-    if (inl.sum() < max(cfg.min_inliers, cfg.refit_agree * len(points))
-            or frames < cfg.min_frames or tilt > cfg.max_tilt_deg):
-        return fit
-    res = points[inl] @ normal + offset
-    out = replace(fit, normal=normal, offset=float(offset), inliers=int(inl.sum()),
-                  candidates=len(points), residual_m=float(np.sqrt(np.mean(res**2))),
-                  inlier_tol_m=tol, frames=frames,
-                  tracks=len({int(a) for a in where_a[inl, 0]}), body_tilt_deg=tilt)
-    pel = np.concatenate([tr.pelvis[tr.usable] for tr in tracks])
-    out.pelvis_height_m = float(np.median(out.height(pel)))
-    return out

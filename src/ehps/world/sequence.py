@@ -27,9 +27,9 @@ from ehps.world.floor import (
     FootTrack,
     fit_floor,
     foot_heights,
-    refit_floor,
     smooth_time,
 )
+from ehps.world.floor_refit import refit_floor
 from ehps.world.frame import WorldFrame, make_world_frame
 from ehps.world.skate import LEGS, CleanupConfig, clean_foot_skate, foot_sliding_mm
 from ehps.world.tracks import SequenceTracks, TrackData, load_sequence_tracks
@@ -52,7 +52,7 @@ class WorldOptions:
             trajectory smoothed over this many seconds (see ``_foot_track``); 0 = raw feet.
         refit_floor: after a first contact detection, refit the floor to the soles of every
             contact frame and detect the contacts again on it
-            (:func:`~ehps.world.floor.refit_floor`).
+            (:func:`~ehps.world.floor_refit.refit_floor`).
     """
 
     up: str = "y"
