@@ -33,7 +33,8 @@ from ehps.detection.people import in_mask, mask_centres
 from ehps.detection.roi import ImagePyramid, Roi
 
 __all__ = ["SelfieSegmenter", "segment_windows", "leftover_mask", "blob_boxes",
-           "border_windows", "mask_agreement", "BORDER_INSET"]
+           "border_windows", "cells_in_window", "mask_agreement", "touches_border",
+           "BORDER_INSET"]
 
 #: A border window's centre lies this fraction of its side inside the image edge.
 BORDER_INSET: float = 0.2
