@@ -473,8 +473,8 @@ class PersonSearch:
         seg = self.selfie_segmenter
         prob = seg(pyramid, segment_windows(h, w))
         left = leftover_mask(prob, [p.pose for p in people], seg.stride)
-        if not left.any():
-            return []
+        if not left.any() or left.mean() > 0.5:
+            return []  # nothing left, or the segmenter fails on this image (a close-up object)
         found: list[Candidate] = []
         for blob in blob_boxes(left, seg.stride, min_side_px=max(cfg.min_box_px, 1.0)):
             best: tuple[float, PoseResult] | None = None

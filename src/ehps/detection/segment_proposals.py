@@ -11,6 +11,9 @@ image (cut by the border), turned away or hidden are never proposed. Two sources
    their side inside the edge), where the leftover mask shows something, get a landmark crop;
    the result counts only if its person box touches the border (a person cut by it).
 
+When the leftover covers more than half of the image the segmenter is failing on it (it marks
+close-up objects, a cat, a cup, as a person) and neither source runs.
+
 A proposal becomes a person only when the landmark model's presence exceeds
 ``SearchConfig.segment_presence`` *and* the segmenter agrees with the landmark model's own
 person mask (:func:`mask_agreement`; two independent models: the landmark model alone
