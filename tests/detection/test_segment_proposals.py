@@ -169,3 +169,23 @@ def test_auto_finds_a_person_cut_by_the_border(anny_body, shared_data):
     assert not any(found["r2"].found[j] for j in wanted)
     assert any(found["now"].found[j] for j in wanted)
     assert found["now"].detection_status.count("fp") <= found["r2"].detection_status.count("fp")
+
+
+@pytest.mark.embedded
+def test_no_face_free_crops_where_the_segmenter_fails():
+    """The selfie segmenter marks most of a close-up cat photo as a person; the face-free step
+    then runs no landmark crop at all (and finds nobody)."""
+    pytest.importorskip("ai_edge_litert")
+    data = pytest.importorskip("skimage.data")
+    from ehps.detection import MediapipeDetector
+    from ehps.detection.roi import ImagePyramid
+    from ehps.detection.segment_proposals import SelfieSegmenter
+
+    cat = np.ascontiguousarray(data.chelsea())
+    pyramid = ImagePyramid(cat)
+    prob = SelfieSegmenter()(pyramid, segment_windows(*cat.shape[:2]))
+    assert (prob > 0.5).mean() > 0.5
+    det = MediapipeDetector(hands=False, face=False)
+    calls = []
+    det._segment_pose = lambda pyr, roi: calls.append(roi)  # type: ignore[method-assign]
+    assert det._segment_candidates(pyramid, []) == [] and calls == []
