@@ -73,6 +73,7 @@ from ehps.detection.segment_proposals import (
     border_windows,
     cells_in_window,
     leftover_mask,
+    map_stride,
     mask_agreement,
     segment_windows,
     touches_border,
@@ -470,13 +471,13 @@ class PersonSearch:
         found so far do not explain, verified (:mod:`ehps.detection.segment_proposals`)."""
         h, w = pyramid.shape[:2]
         cfg = self.search_config
-        seg = self.selfie_segmenter
-        prob = seg(pyramid, segment_windows(h, w))
-        left = leftover_mask(prob, [p.pose for p in people], seg.stride)
+        stride = map_stride(h, w)
+        prob = self.selfie_segmenter(pyramid, segment_windows(h, w), stride)
+        left = leftover_mask(prob, [p.pose for p in people], stride)
         if not left.any() or left.mean() > 0.5:
             return []  # nothing left, or the segmenter fails on this image (a close-up object)
         found: list[Candidate] = []
-        for blob in blob_boxes(left, seg.stride, min_side_px=max(cfg.min_box_px, 1.0)):
+        for blob in blob_boxes(left, stride, min_side_px=max(cfg.min_box_px, 1.0)):
             best: tuple[float, PoseResult] | None = None
             for factor in (1.2, 1.5):
                 side = factor * float(blob[2:].max())
@@ -490,7 +491,7 @@ class PersonSearch:
             if best is not None:
                 found.append(Candidate(best[1], 0.5, best[1].score))
         windows = [win for win in border_windows(h, w, cfg.border_sides)
-                   if cells_in_window(left, seg.stride, win) >= 25]
+                   if cells_in_window(left, stride, win) >= 25]
         if windows:
             windows = uncovered_windows(windows, [person_box(p.pose, [], h, w)
                                                   for p in people + found], h, w, 0.5)
@@ -499,7 +500,7 @@ class PersonSearch:
             if pose is not None and touches_border(person_box(pose, [], h, w), h, w):
                 found.append(Candidate(pose, 0.4, pose.score))
         return [c for c in found
-                if mask_agreement(c.pose, prob, seg.stride) >= cfg.segment_agreement
+                if mask_agreement(c.pose, prob, stride) >= cfg.segment_agreement
                 and not any(silhouette_inside(p.pose, c.pose, h, w) >= 0.5 for p in people)]
 
     def _segment_pose(self, pyramid: ImagePyramid, roi: Roi) -> PoseResult | None:

@@ -20,11 +20,13 @@ person mask (:func:`mask_agreement`; two independent models: the landmark model 
 hallucinates people on textures such as gravel) *and* it swallows no person found already.
 The search's duplicate and part rules then apply as for every candidate.
 
-All coordinates are original-image pixels; the probability map has a ``stride`` of 2 pixels.
+All coordinates are original-image pixels; the probability map has cells of ``stride`` pixels
+(:func:`map_stride`: 2, coarser for very large images).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import cv2
@@ -35,7 +37,7 @@ from ehps.detection.litert import TfliteModel
 from ehps.detection.people import in_mask, mask_centres
 from ehps.detection.roi import ImagePyramid, Roi
 
-__all__ = ["SelfieSegmenter", "segment_windows", "leftover_mask", "blob_boxes",
+__all__ = ["SelfieSegmenter", "map_stride", "segment_windows", "leftover_mask", "blob_boxes",
            "border_windows", "cells_in_window", "mask_agreement", "touches_border",
            "BORDER_INSET"]
 
@@ -43,23 +45,28 @@ __all__ = ["SelfieSegmenter", "segment_windows", "leftover_mask", "blob_boxes",
 BORDER_INSET: float = 0.2
 
 
+def map_stride(height: int, width: int, cells: int = 1024) -> int:
+    """Pixels per cell of the segmenter's map: 2, or more for images whose long side exceeds
+    ``2 * cells`` (the segmenter sees 256 cells per window, so finer maps add nothing)."""
+    return max(2, int(math.ceil(max(height, width) / cells)))
+
+
 class SelfieSegmenter:
     """The bundled selfie segmenter on square windows, merged into one probability map.
 
     Args:
         num_threads: interpreter threads.
-        stride: pixels per cell of the returned map.
     """
 
-    def __init__(self, num_threads: int = 2, stride: int = 2) -> None:
+    def __init__(self, num_threads: int = 2) -> None:
         self.model = TfliteModel("selfie_segmentation", num_threads)
-        self.stride = int(stride)
 
-    def __call__(self, pyramid: ImagePyramid, windows: Sequence[Roi]) -> np.ndarray:
+    def __call__(self, pyramid: ImagePyramid, windows: Sequence[Roi], stride: int
+                 ) -> np.ndarray:
         """(ceil(H / stride), ceil(W / stride)) float32 person probability in [0, 1]: the
         maximum over ``windows`` (axis-aligned; letterboxed, zero outside the image)."""
         h, w = pyramid.shape[:2]
-        s = self.stride
+        s = int(stride)
         gh, gw = (h + s - 1) // s, (w + s - 1) // s
         out = np.zeros((gh, gw), np.float32)
         size = self.model.input_hw
@@ -96,17 +103,21 @@ def leftover_mask(prob: np.ndarray, people: Sequence[PoseResult], stride: int,
     (thin slivers along known silhouettes go)."""
     gh, gw = prob.shape
     known = np.zeros((gh, gw), bool)
-    if people:
-        gy, gx = np.mgrid[0:gh, 0:gw]
+    for pose in people:
+        if pose.mask_roi is None:
+            continue
+        corners = pose.mask_roi.corners() / stride  # only the cells under this person's crop
+        x0, y0 = np.clip(np.floor(corners.min(0)).astype(int), 0, [gw, gh])
+        x1, y1 = np.clip(np.ceil(corners.max(0)).astype(int) + 1, 0, [gw, gh])
+        if x1 <= x0 or y1 <= y0:
+            continue
+        gy, gx = np.mgrid[y0:y1, x0:x1]
         pts = np.stack([gx.ravel() * stride + stride / 2.0,
                         gy.ravel() * stride + stride / 2.0], 1)
-        flat = np.zeros(gh * gw, bool)
-        for pose in people:
-            flat |= in_mask(pose, pts)
-        known = flat.reshape(gh, gw)
-        if grow > 0:
-            kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
-            known = cv2.dilate(known.astype(np.uint8), kernel) > 0
+        known[y0:y1, x0:x1] |= in_mask(pose, pts).reshape(y1 - y0, x1 - x0)
+    if people and grow > 0:
+        kernel = np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)
+        known = cv2.dilate(known.astype(np.uint8), kernel) > 0
     left = ((prob > threshold) & ~known).astype(np.uint8)
     return cv2.morphologyEx(left, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)) > 0
 
