@@ -72,6 +72,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "noborder": {"border_sides": ()},
     "agree30": {"segment_agreement": 0.3},
     "pres95": {"segment_presence": 0.95},
+    "segmin32": {"segment_min_px": 32.0},
 }
 
 

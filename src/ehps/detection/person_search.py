@@ -130,6 +130,21 @@ class SearchConfig:
             its longer side (pixels) are dropped: the landmark model does not resolve a body
             that small, and the zoom windows otherwise turn cones, tripods and litter of that
             size into people; 0 keeps every size.
+        segment_proposals: ``"auto"`` and ``"dense"``: proposals that need no face
+            (:mod:`ehps.detection.segment_proposals`): the selfie segmenter's blobs that no
+            found person explains, each verified by the landmark model.
+        border_sides: with ``segment_proposals``, square windows of these sizes (fractions of
+            the long side) along the image edges where the segmenter's leftover shows
+            something; a landmark result there counts only if it touches the border (people
+            cut by it, whose face is outside the image); empty = none.
+        segment_presence: landmark presence a face-free proposal needs (stricter than
+            ``min_presence``: these crops are not anchored on a detector's face).
+        segment_agreement: fraction of the landmark model's own person mask that the
+            segmenter must also see as a person (two independent models; the landmark model
+            alone sees people in textures).
+        segment_min_px: face-free candidates whose person box is shorter than this on its
+            longer side (pixels) are dropped: without a face to anchor the crop, the landmark
+            model is sure of person-shaped objects that small (a toy, a statuette).
     """
 
     tile_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
@@ -156,6 +171,7 @@ class SearchConfig:
     border_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
     segment_presence: float = 0.99
     segment_agreement: float = 0.5
+    segment_min_px: float = 64.0
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
@@ -500,7 +516,8 @@ class PersonSearch:
             if pose is not None and touches_border(person_box(pose, [], h, w), h, w):
                 found.append(Candidate(pose, 0.4, pose.score))
         return [c for c in found
-                if mask_agreement(c.pose, prob, stride) >= cfg.segment_agreement
+                if float(person_box(c.pose, [], h, w)[2:].max()) >= cfg.segment_min_px
+                and mask_agreement(c.pose, prob, stride) >= cfg.segment_agreement
                 and not any(silhouette_inside(p.pose, c.pose, h, w) >= 0.5 for p in people)]
 
     def _segment_pose(self, pyramid: ImagePyramid, roi: Roi) -> PoseResult | None:
