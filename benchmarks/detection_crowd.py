@@ -15,7 +15,9 @@ true / false positives on the 8 frames whose pedestrians were counted by eye.
 
 Configurations (``--configs``): ``auto@before``, ``wide@before``, ``dense@before`` (the
 detector before issue 19), ``auto@r1``, ``dense@r1``, ... (the detector of issue 19's first round,
-main at a1001fb: today's without the changes of :data:`ROUND1`), ``auto``, ``wide``, ``dense``,
+main at a1001fb: today's without the changes of :data:`ROUND1`), ``auto@r2``, ``dense@r2`` (the
+second round's, main at 9ecd0e9: without the face-free proposals, :data:`ROUND2`), ``auto``,
+``wide``, ``dense``,
 ``full`` (today's), and
 ``<mode>@<variant>[+<variant>]`` single changes on top of the old search (``VARIANTS``: more tile
 scales, cross-scale circle merging, tiles in "auto" wherever found people do not cover them,
@@ -66,11 +68,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "zoom05x40": {"zoom_score": 0.05, "zoom_max": 40},
     "zoom03x32": {"zoom_score": 0.03, "zoom_max": 32},
     "zoom15s6": {"zoom_score": 0.15, "zoom_side": 1 / 6},
+    "noseg": {"segment_proposals": False},
+    "noborder": {"border_sides": ()},
+    "agree30": {"segment_agreement": 0.3},
+    "pres95": {"segment_presence": 0.95},
+    "segmin32": {"segment_min_px": 32.0},
 }
 
 
+#: What issue 19's third round added (``<mode>@r2`` undoes it: the search of the second round).
+ROUND2: dict[str, Any] = {"segment_proposals": False}
 #: What today's search changes against issue 19's first round (``<mode>@r1`` undoes it).
-ROUND1: dict[str, Any] = {"part_silhouette": 0.0, "zoom_score": 0.0, "min_box_px": 0.0}
+ROUND1: dict[str, Any] = {"part_silhouette": 0.0, "zoom_score": 0.0, "min_box_px": 0.0, **ROUND2}
 
 
 def make_detector(name: str, threads: int) -> Any:
@@ -89,6 +98,8 @@ def make_detector(name: str, threads: int) -> Any:
         return MediapipeDetector.baseline(**common)
     if when == "r1":
         return MediapipeDetector(search_config=replace(SearchConfig(), **ROUND1), **common)
+    if when == "r2":
+        return MediapipeDetector(search_config=replace(SearchConfig(), **ROUND2), **common)
     if not when:
         return MediapipeDetector(**common)
     search, detector = {}, {"duplicate_iou": 0.35}

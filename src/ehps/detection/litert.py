@@ -30,6 +30,7 @@ BUNDLED_MODELS: dict[str, str] = {
     "face_detection_full_range": "face_detection/face_detection_full_range_sparse.tflite",
     "face_landmark": "face_landmark/face_landmark.tflite",
     "iris_landmark": "iris_landmark/iris_landmark.tflite",
+    "selfie_segmentation": "selfie_segmentation/selfie_segmentation.tflite",
 }
 
 _INSTALL_HINT = (

@@ -53,6 +53,7 @@ from ehps.detection.roi import ImagePyramid, Roi, as_pyramid
 from ehps.detection.search import (
     SEARCH_MODES,
 )
+from ehps.detection.segment_proposals import SelfieSegmenter
 from ehps.errors import InputError
 from ehps.io.image import as_rgb_uint8
 
@@ -125,6 +126,7 @@ class MediapipeDetector(PersonSearch):
         self._hand: HandLandmarker | None = None
         self._face: FaceLandmarker | None = None
         self._face_detector: FaceDetector | None = None
+        self._segmenter: SelfieSegmenter | None = None
 
     @classmethod
     def baseline(cls, search: str = "auto", **kwargs: object) -> MediapipeDetector:
@@ -147,6 +149,12 @@ class MediapipeDetector(PersonSearch):
             self._face_detector = FaceDetector(self._num_threads,
                                                min_score=self.search_config.face_min_score)
         return self._face_detector
+
+    @property
+    def selfie_segmenter(self) -> SelfieSegmenter:
+        if self._segmenter is None:
+            self._segmenter = SelfieSegmenter(self._num_threads)
+        return self._segmenter
 
     @property
     def face_landmarker(self) -> FaceLandmarker:

@@ -27,6 +27,10 @@ baseline` reproduces the search before issue 19):
    of those sizes; every face that no person found so far explains (its centre outside every
    person's head region) becomes a landmark crop (:func:`ehps.detection.face_detector.
    roi_from_face`) and is verified like the others.
+4b. **Face-free proposals** (:attr:`SearchConfig.segment_proposals`, ``"auto"`` and
+    ``"dense"``): the selfie segmenter's blobs that no person found so far explains, and windows
+    on the image border, verified by the landmark model *and* the segmenter
+    (:mod:`ehps.detection.segment_proposals`): people cut by the border, turned away or hidden.
 5. **Duplicates**: landmark sets whose median point distance is below ``duplicate_distance`` of
    the body size, or whose silhouettes overlap more than ``duplicate_iou``, are one person.
 6. **Parts**: a candidate lying inside the silhouette of a person at least twice its size (its
@@ -46,6 +50,7 @@ from ehps.detection.face_detector import roi_from_face
 from ehps.detection.landmarks import PoseResult
 from ehps.detection.people import (
     body_size,
+    box_iou_xywh,
     circle_in_window,
     mask_coverage,
     person_box,
@@ -62,6 +67,16 @@ from ehps.detection.search import (
     search_windows,
     tile_grid,
     tile_windows,
+)
+from ehps.detection.segment_proposals import (
+    blob_boxes,
+    border_windows,
+    cells_in_window,
+    leftover_mask,
+    map_stride,
+    mask_agreement,
+    segment_windows,
+    touches_border,
 )
 from ehps.detection.ssd import weighted_nms
 
@@ -115,6 +130,21 @@ class SearchConfig:
             its longer side (pixels) are dropped: the landmark model does not resolve a body
             that small, and the zoom windows otherwise turn cones, tripods and litter of that
             size into people; 0 keeps every size.
+        segment_proposals: ``"auto"`` and ``"dense"``: proposals that need no face
+            (:mod:`ehps.detection.segment_proposals`): the selfie segmenter's blobs that no
+            found person explains, each verified by the landmark model.
+        border_sides: with ``segment_proposals``, square windows of these sizes (fractions of
+            the long side) along the image edges where the segmenter's leftover shows
+            something; a landmark result there counts only if it touches the border (people
+            cut by it, whose face is outside the image); empty = none.
+        segment_presence: landmark presence a face-free proposal needs (stricter than
+            ``min_presence``: these crops are not anchored on a detector's face).
+        segment_agreement: fraction of the landmark model's own person mask that the
+            segmenter must also see as a person (two independent models; the landmark model
+            alone sees people in textures).
+        segment_min_px: face-free candidates whose person box is shorter than this on its
+            longer side (pixels) are dropped: without a face to anchor the crop, the landmark
+            model is sure of person-shaped objects that small (a toy, a statuette).
     """
 
     tile_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
@@ -137,6 +167,11 @@ class SearchConfig:
     zoom_side: float = 1.0 / 8.0
     zoom_max: int = 32
     min_box_px: float = 32.0
+    segment_proposals: bool = True
+    border_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
+    segment_presence: float = 0.99
+    segment_agreement: float = 0.5
+    segment_min_px: float = 64.0
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
@@ -145,8 +180,11 @@ class SearchConfig:
         if self.merge not in ("circles", "weighted"):
             raise ValueError(f"merge must be 'circles' or 'weighted', got {self.merge!r}")
         if any(not 0.0 < s <= 1.0 for s in (*self.tile_sides, *self.dense_sides,
-                                             *self.face_sides)):
-            raise ValueError("tile_sides, dense_sides and face_sides must be fractions in (0, 1]")
+                                             *self.face_sides, *self.border_sides)):
+            raise ValueError("tile_sides, dense_sides, face_sides and border_sides must be "
+                             "fractions in (0, 1]")
+        if not (0.0 <= self.segment_presence <= 1.0 and 0.0 <= self.segment_agreement <= 1.0):
+            raise ValueError("segment_presence and segment_agreement must be in [0, 1]")
         if not 0.0 < self.zoom_side <= 1.0 or self.zoom_max < 0 or self.zoom_score < 0.0:
             raise ValueError("zoom_side must be in (0, 1], zoom_max and zoom_score >= 0")
         if not 0.0 <= self.tile_overlap < 1.0:
@@ -158,7 +196,8 @@ class SearchConfig:
         return cls(tile_sides=(1.0 / 2.0, 1.0 / 4.0), dense_sides=(), tile_overlap=0.5,
                    tile_min_score=0.5, auto_policy="large_person", merge="weighted",
                    refine=False, face_sides=(), tile_border=0.0, contained=0.0,
-                   part_silhouette=0.0, zoom_score=0.0, min_box_px=0.0)
+                   part_silhouette=0.0, zoom_score=0.0, min_box_px=0.0,
+                   segment_proposals=False, border_sides=())
 
 
 def merge_circles(keypoints: np.ndarray, scores: np.ndarray, distance: float, scale: float
@@ -251,7 +290,7 @@ class PersonSearch:
 
     A mixin: the detector provides ``search``, ``search_config``, ``min_score``,
     ``min_presence``, ``duplicate_distance``, ``duplicate_iou``, ``max_people`` and the models
-    ``pose_detector``, ``pose_landmarker`` and ``face_detector``.
+    ``pose_detector``, ``pose_landmarker``, ``face_detector`` and ``selfie_segmenter``.
     """
 
     search: str
@@ -264,6 +303,7 @@ class PersonSearch:
     pose_detector: Any
     pose_landmarker: Any
     face_detector: Any
+    selfie_segmenter: Any
 
     def _detect_in(self, pyramid: ImagePyramid, windows: list[Roi],
                    weak: list[PoseDetections] | None = None) -> PoseDetections:
@@ -356,6 +396,8 @@ class PersonSearch:
                                                     known=people)
         if cfg.face_sides:
             people += self._face_candidates(pyramid, people)
+        if cfg.segment_proposals and self.search in ("auto", "dense"):
+            people += self._segment_candidates(pyramid, people)
         people = self._deduplicate(self._big_enough(people, h, w))
         if cfg.contained > 0 or cfg.part_silhouette > 0:
             people = self._drop_parts(people, h, w)
@@ -438,6 +480,60 @@ class PersonSearch:
             found.append(Candidate(pose, float(score), pose.score))
             heads.append(head_region(pose.points))
         return found
+
+    def _segment_candidates(self, pyramid: ImagePyramid, people: list[Candidate]
+                            ) -> list[Candidate]:
+        """People without a face in view: segmenter blobs and border windows that the people
+        found so far do not explain, verified (:mod:`ehps.detection.segment_proposals`)."""
+        h, w = pyramid.shape[:2]
+        cfg = self.search_config
+        stride = map_stride(h, w)
+        prob = self.selfie_segmenter(pyramid, segment_windows(h, w), stride)
+        left = leftover_mask(prob, [p.pose for p in people], stride)
+        if not left.any() or left.mean() > 0.5:
+            return []  # nothing left, or the segmenter fails on this image (a close-up object)
+        found: list[Candidate] = []
+        for blob in blob_boxes(left, stride, min_side_px=max(cfg.min_box_px, 1.0)):
+            best: tuple[float, PoseResult] | None = None
+            for factor in (1.2, 1.5):
+                side = factor * float(blob[2:].max())
+                pose = self._segment_pose(pyramid, Roi(float(blob[0] + blob[2] / 2),
+                                                       float(blob[1] + blob[3] / 2), side, side))
+                if pose is None:
+                    continue
+                fit = box_iou_xywh(person_box(pose, [], h, w), blob)
+                if fit >= 0.3 and (best is None or fit > best[0]):
+                    best = (fit, pose)
+            if best is not None:
+                found.append(Candidate(best[1], 0.5, best[1].score))
+        windows = [win for win in border_windows(h, w, cfg.border_sides)
+                   if cells_in_window(left, stride, win) >= 25]
+        if windows:
+            windows = uncovered_windows(windows, [person_box(p.pose, [], h, w)
+                                                  for p in people + found], h, w, 0.5)
+        for win in windows:
+            pose = self._segment_pose(pyramid, win)
+            if pose is not None and touches_border(person_box(pose, [], h, w), h, w):
+                found.append(Candidate(pose, 0.4, pose.score))
+        return [c for c in found
+                if float(person_box(c.pose, [], h, w)[2:].max()) >= cfg.segment_min_px
+                and mask_agreement(c.pose, prob, stride) >= cfg.segment_agreement
+                and not any(silhouette_inside(p.pose, c.pose, h, w) >= 0.5 for p in people)]
+
+    def _segment_pose(self, pyramid: ImagePyramid, roi: Roi) -> PoseResult | None:
+        """Landmarks in ``roi`` and once more on the crop they imply (the better presence);
+        ``None`` below ``segment_presence``."""
+        if not usable_roi(roi):
+            return None
+        pose = self.pose_landmarker(pyramid, roi)
+        if pose.score < 0.5:
+            return None
+        again = roi_from_pose(pose)
+        if usable_roi(again):
+            second = self.pose_landmarker(pyramid, again)
+            if second.score > pose.score:
+                pose = second
+        return pose if pose.score > self.search_config.segment_presence else None
 
     def _big_enough(self, people: list[Candidate], h: int, w: int) -> list[Candidate]:
         """Candidates whose person box is at least ``min_box_px`` on its long side."""
