@@ -272,6 +272,14 @@ def network_predictor(variant: str, tmp: Path) -> Predictor:
     return Predictor(NetworkEstimator(model, smplx_path=str(smplx_dir), name=variant))
 
 
+def _overridden(config: Any, text: str) -> Any:
+    """``config`` (a frozen dataclass) with the ``k=v,k=v`` overrides of ``text``."""
+    over = dict(kv.split("=", 1) for kv in text.split(","))
+    typed = {k: (v.lower() in ("1", "true", "yes")) if isinstance(getattr(config, k), bool)
+             else type(getattr(config, k))(v) for k, v in over.items()}
+    return replace(config, **typed)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="24 vtest + 24 synthetic frames")
@@ -289,6 +297,9 @@ def main() -> None:
     ap.add_argument("--network-frames", type=int, default=24)
     ap.add_argument("--warm", default="", help="TemporalFitConfig overrides of the video "
                     "mode, e.g. 'iterations=16,face_iterations=0,start=best'")
+    ap.add_argument("--fallback", default="", help="FallbackConfig overrides of the video "
+                    "mode (the occlusion fallback), e.g. 'enabled=false' or "
+                    "'visibility_drop=0.06,reproj_ratio=1.5'")
     args = ap.parse_args()
     modes = (args.only,) if args.only else MODES
     if args.quick:
@@ -297,13 +308,11 @@ def main() -> None:
     predictor = Predictor.from_pretrained(None)
     # load the detector's models and the body model outside the timings
     predictor.predict([np.zeros((64, 64, 3), np.uint8)])
-    if args.warm:
-        over = dict(kv.split("=", 1) for kv in args.warm.split(","))
-        temporal = predictor.estimator.temporal  # type: ignore[attr-defined]
-        typed = {k: (v.lower() in ("1", "true", "yes")) if isinstance(getattr(temporal, k), bool)
-                 else type(getattr(temporal, k))(v) for k, v in over.items()}
-        predictor.estimator.temporal = replace(temporal, **typed)  # type: ignore[attr-defined]
-        print("video mode warm fits:", predictor.estimator.temporal)  # type: ignore[attr-defined]
+    for attr, text in (("temporal", args.warm), ("fallback", args.fallback)):
+        if text:
+            est = predictor.estimator
+            setattr(est, attr, _overridden(getattr(est, attr), text))
+            print(f"video mode {attr}:", getattr(est, attr))
     report: dict[str, Any] = {}
     if not args.skip_synth:
         walk = synthetic_walk(Path(args.cache), args.synth_frames, predictor.body_model())

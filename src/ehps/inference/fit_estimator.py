@@ -112,8 +112,6 @@ class FittingEstimator:
 
     def estimate(self, inputs: Sequence[PersonInput]) -> list[PersonEstimate]:
         """One batched fit of the people of one frame; meshes are left to the pose stage."""
-        from ehps.fitting.fitter import fit_people
-
         if not inputs:
             return []
         t0 = time.perf_counter()
