@@ -41,9 +41,11 @@ def test_no_trigger_in_the_normal_state():
     assert needs_cold(_lm(0.5), _est(9.0), REF, FallbackConfig(enabled=False)) == 0.0
 
 
-def test_visibility_drop_triggers():
-    # 0.92 - 0.83 = 0.09 > 0.06: score = drop / threshold
-    assert needs_cold(_lm(0.83), _est(1.6), REF, CFG) == pytest.approx(0.09 / 0.06, rel=1e-5)
+def test_visibility_drop_triggers_with_a_worse_fit():
+    # 0.92 - 0.83 = 0.09 > 0.06: score = drop / threshold, when the error rose by > 1.2x
+    assert needs_cold(_lm(0.83), _est(2.0), REF, CFG) == pytest.approx(0.09 / 0.06, rel=1e-5)
+    # the same drop with the fit as good as usual: mediapipe's visibility wobbles, no trigger
+    assert needs_cold(_lm(0.83), _est(1.7), REF, CFG) == 0.0
 
 
 def test_residual_jump_needs_ratio_and_floor():
@@ -64,10 +66,11 @@ def test_reference_moving_average_and_first_frame():
     # a lasting state becomes the normal: the drop stops triggering after a few frames
     ref, fired = first, []
     for _ in range(12):
-        fired.append(needs_cold(_lm(0.8), _est(2.0), ref, CFG) > 0)
-        ref = updated_reference(ref, _lm(0.8), _est(2.0), CFG)
+        fired.append(needs_cold(_lm(0.8), _est(2.9), ref, CFG) > 0)
+        ref = updated_reference(ref, _lm(0.8), _est(2.9), CFG)
     assert fired[0] and not fired[-1]
-    # reference after k frames: 0.8 + 0.1 * 0.7^k; it triggers while 0.1 * 0.7^k > 0.06
+    # after k frames: visibility 0.8 + 0.1 * 0.7^k (drop > 0.06 while k < 2), error
+    # 2.9 - 0.9 * 0.7^k (2.9 over it > 1.2x while k < 2)
     assert fired.index(False) == 2
 
 

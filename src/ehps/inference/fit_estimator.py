@@ -143,15 +143,16 @@ class FittingEstimator:
                       for i in warm]
             redo = [warm[j] for j in choose_refits(scores, self.fallback)]
             if redo:
-                for i, p in zip(redo, self._fit_cold([inputs[i] for i in redo])):
-                    p.extras["fit_fallback"] = "cold"
+                for i, p in zip(redo, self._refit([inputs[i] for i in redo])):
+                    p.extras["fit_fallback"] = self.fallback.action
                     people[i] = p
                 self.timings["fallback_people"] = (self.timings.get("fallback_people", 0.0)
                                                    + len(redo))
         for i, (person, inp) in enumerate(zip(people, inputs)):
             assert person is not None
-            person.extras[REFERENCE_KEY] = updated_reference(refs.get(i), inp.payload, person,
-                                                             self.fallback)
+            person.extras[REFERENCE_KEY] = updated_reference(
+                refs.get(i), inp.payload, person, self.fallback,
+                refitted="fit_fallback" in person.extras)
         t3 = time.perf_counter()
         for person, inp in zip(people, inputs):
             assert person is not None
@@ -164,12 +165,16 @@ class FittingEstimator:
             self.timings[key] = self.timings.get(key, 0.0) + sec
         return [p for p in people if p is not None]
 
-    def _fit_cold(self, inputs: Sequence[PersonInput]) -> list[PersonEstimate]:
+    def _fit_cold(self, inputs: Sequence[PersonInput], surrogate_only: bool = False
+                  ) -> list[PersonEstimate]:
         """Cold fits of ``inputs`` (one frame's people), in one batch; people of a followed
-        video get the schedule without the stages nobody has data for (:func:`cold_stages`)."""
+        video get the schedule without the stages nobody has data for (:func:`cold_stages`);
+        ``surrogate_only``: without the stages on the exact model too."""
         from ehps.fitting.fitter import fit_people
 
         cfg = self.embedded.fit_config
+        if surrogate_only:
+            cfg = replace(cfg, stages=tuple(st for st in cfg.stages if st.surrogate))
         payloads = [inp.payload for inp in inputs]
         cold_cfg = cfg
         if self.temporal.prune_cold and all(inp.followed for inp in inputs):
@@ -179,6 +184,19 @@ class FittingEstimator:
         first = inputs[0]
         return fit_people(first.image_hw, payloads, self.embedded.body_model, first.k_shared,
                           cold_cfg, {}, meshes=False)
+
+    def _refit(self, inputs: Sequence[PersonInput]) -> list[PersonEstimate]:
+        """The occlusion fallback's refit of ``inputs`` (tracked people of one frame)."""
+        if self.fallback.action == "cold":
+            return self._fit_cold(inputs)
+        if self.fallback.action == "cold_surrogate":
+            return self._fit_cold(inputs, surrogate_only=True)
+        longer = replace(self.temporal, start="landmarks",
+                         iterations=self.fallback.warm_iterations)
+        first = inputs[0]
+        return fit_people_warm(first.image_hw, [inp.payload for inp in inputs],
+                               self.embedded.body_model, [self._warm_start(i) for i in inputs],
+                               first.k_shared, self.embedded.fit_config, longer, {})
 
     def _warm_start(self, inp: PersonInput) -> WarmStart:
         """Where a tracked person's fit starts (its context's raw estimates)."""

@@ -8,7 +8,11 @@ whose closed-form start comes from this frame's world landmarks (mediapipe's own
 the hidden limbs). So, per person and frame, after the warm fit:
 
 - **visibility drop**: the mean confidence of the 33 body landmarks (visibility x presence)
-  fell more than :attr:`FallbackConfig.visibility_drop` below the track's reference, or
+  fell more than :attr:`FallbackConfig.visibility_drop` below the track's reference *and* the
+  warm fit reprojects at least :attr:`FallbackConfig.visibility_reproj_ratio` times worse than
+  the track's reference (on vtest, mediapipe's visibility of small people wobbles by 0.05-0.1
+  from frame to frame while the warm fit stays good: visibility alone fired on 20% of the
+  person-frames), or
 - **residual jump**: the warm fit's median body reprojection error (pixels) is more than
   :attr:`FallbackConfig.reproj_ratio` times the track's reference *and* more than
   :attr:`FallbackConfig.reproj_floor` x the person's box height above it,
@@ -18,7 +22,12 @@ replaces the warm one. The references are exponential moving averages over the t
 (rate :attr:`FallbackConfig.rate`, kept in ``extras["track_reference"]`` of each estimate and
 so carried by the track's context): a sudden drop triggers, a lasting state becomes the new
 normal (a person who stays half-visible at the image border is not refitted cold forever).
-:attr:`FallbackConfig.max_per_frame` bounds the cost of one frame.
+:attr:`FallbackConfig.max_per_frame` bounds the cost of one frame, and a per-track credit the
+cost of a sequence: a refit spends one credit, each frame of the track earns
+:attr:`FallbackConfig.refill`, up to :attr:`FallbackConfig.burst` (a track starts with
+``burst``). On vtest the triggers fire on 8% of the person-frames (crowds of small people whose
+landmarks wobble), and a cold refit costs about ten warm fits: without the credit the video
+path lost most of its speed-up.
 """
 
 from __future__ import annotations
@@ -42,22 +51,40 @@ class FallbackConfig:
         enabled: refit people cold when a trigger fires.
         visibility_drop: drop of the mean body-landmark confidence below the track's reference
             that triggers (absolute, confidences in [0, 1]).
-        reproj_ratio: warm reprojection error / the track's reference that triggers (with
-            ``reproj_floor``).
+        visibility_reproj_ratio: with a visibility drop, the warm reprojection error / the
+            track's reference must exceed this too.
+        reproj_ratio: warm reprojection error / the track's reference that triggers alone
+            (with ``reproj_floor``).
         reproj_floor: the warm error must also exceed the reference by this fraction of the
             person's box height (pixels / pixels): small people's errors are sub-pixel noise.
         rate: weight of the current frame in the references' moving averages.
-        max_per_frame: at most this many people refitted cold in one frame (the worst first).
+        max_per_frame: at most this many people refitted in one frame (the worst first).
+        action: ``"cold"``: the refit is the cold fit (the caller's cold schedule);
+            ``"cold_surrogate"``: the cold fit without its stages on the exact model (cheaper);
+            ``"landmarks"``: a longer warm fit (``warm_iterations``) from this frame's
+            closed-form start, with the track's shape (cheaper: skeleton surrogate only).
+        warm_iterations: iterations of the ``"landmarks"`` refit.
+        burst: most refits a track may spend in a row (its credit's ceiling and start).
+        refill: credit a track earns per frame (1/32: at most one refit per 32 frames once
+            the burst is spent).
     """
 
     enabled: bool = True
     visibility_drop: float = 0.04
+    visibility_reproj_ratio: float = 1.2
     reproj_ratio: float = 2.0
     reproj_floor: float = 0.003
     rate: float = 0.3
     max_per_frame: int = 4
+    action: str = "cold_surrogate"
+    warm_iterations: int = 30
+    burst: float = 2.0
+    refill: float = 1 / 32
 
     def __post_init__(self) -> None:
+        if self.action not in ("cold", "cold_surrogate", "landmarks"):
+            raise ValueError(f"action must be cold, cold_surrogate or landmarks, got "
+                             f"{self.action!r}")
         if not 0 < self.rate <= 1:
             raise ValueError(f"rate must be in (0, 1], got {self.rate}")
         if self.reproj_ratio < 1 or self.visibility_drop < 0 or self.reproj_floor < 0:
@@ -68,10 +95,12 @@ class FallbackConfig:
 
 @dataclass(frozen=True)
 class TrackReference:
-    """A track's normal state: mean body-landmark confidence and body reprojection error (px)."""
+    """A track's normal state: mean body-landmark confidence and body reprojection error (px),
+    and the refits it may still spend (``credit``; ``None``: a full burst)."""
 
     visibility: float
     reproj_px: float
+    credit: float | None = None
 
 
 def _visibility(landmarks: Any) -> float:
@@ -106,11 +135,14 @@ def needs_cold(landmarks: Any, warm: Any, reference: TrackReference | None,
     """
     if reference is None or not config.enabled:
         return 0.0
+    if (config.burst if reference.credit is None else reference.credit) < 1.0:
+        return 0.0
     score = 0.0
-    drop = reference.visibility - _visibility(landmarks)
-    if np.isfinite(drop) and drop > config.visibility_drop:
-        score += drop / max(config.visibility_drop, 1e-6)
     err = _reproj(warm)
+    drop = reference.visibility - _visibility(landmarks)
+    if (np.isfinite(drop) and drop > config.visibility_drop and np.isfinite(err)
+            and err > config.visibility_reproj_ratio * reference.reproj_px):
+        score += drop / max(config.visibility_drop, 1e-6)
     height = float(np.asarray(landmarks.bbox_xywh, np.float64)[3])
     if (np.isfinite(err) and err > config.reproj_ratio * reference.reproj_px
             and err - reference.reproj_px > config.reproj_floor * height):
@@ -119,16 +151,19 @@ def needs_cold(landmarks: Any, warm: Any, reference: TrackReference | None,
 
 
 def updated_reference(reference: TrackReference | None, landmarks: Any, estimate: Any,
-                      config: FallbackConfig) -> TrackReference | None:
-    """The reference after this frame (moving averages; the first frame sets it)."""
+                      config: FallbackConfig, refitted: bool = False) -> TrackReference | None:
+    """The reference after this frame (moving averages; the first frame sets it), with the
+    credit earned this frame, less one when ``refitted``."""
     vis, err = _visibility(landmarks), _reproj(estimate)
     if not (np.isfinite(vis) and np.isfinite(err)):
         return reference
     if reference is None:
         return TrackReference(vis, err)
     a = config.rate
+    credit = config.burst if reference.credit is None else reference.credit
+    credit = min(config.burst, credit + config.refill) - (1.0 if refitted else 0.0)
     return TrackReference((1 - a) * reference.visibility + a * vis,
-                          (1 - a) * reference.reproj_px + a * err)
+                          (1 - a) * reference.reproj_px + a * err, credit)
 
 
 def choose_refits(scores: Sequence[float], config: FallbackConfig) -> list[int]:
