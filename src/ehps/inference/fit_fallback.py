@@ -25,9 +25,10 @@ normal (a person who stays half-visible at the image border is not refitted cold
 :attr:`FallbackConfig.max_per_frame` bounds the cost of one frame, and a per-track credit the
 cost of a sequence: a refit spends one credit, each frame of the track earns
 :attr:`FallbackConfig.refill`, up to :attr:`FallbackConfig.burst` (a track starts with
-``burst``). On vtest the triggers fire on 8% of the person-frames (crowds of small people whose
-landmarks wobble), and a cold refit costs about ten warm fits: without the credit the video
-path lost most of its speed-up.
+``burst``). On vtest (``benchmarks/video_speed.py``) the triggers fired on 8% of the
+person-frames of the first 30 frames without the credit (crowds of small people whose landmarks
+wobble), and a surrogate-only cold refit costs about five warm fits; with the credit, 4-5% of
+the person-frames are refitted and the video mode takes 8-10% longer.
 """
 
 from __future__ import annotations
