@@ -69,6 +69,8 @@ def run_mode(video: Path, frames: int, per_frame: bool, predictor: Predictor, ou
     def keep(res: Any) -> None:
         results.append([{"track": p.track_id, "box": np.asarray(p.bbox_xywh, np.float64),
                          "joints": np.asarray(p.joints_cam[:55], np.float64),
+                         "k": res.intrinsics, "vis": _body_visibility(p),
+                         "fallback": p.extras.get("fit_fallback"),
                          "reproj": float(p.extras.get("reproj_px", {}).get("body", np.nan))}
                         for p in res.people])
 
@@ -85,6 +87,13 @@ def run_mode(video: Path, frames: int, per_frame: bool, predictor: Predictor, ou
             "fps": len(results) / seconds, "s_per_person_frame": seconds / max(people, 1),
             "timings": {k: round(v, 2) for k, v in report.timings.items() if v > 0},
             "finder": stats[0] if len(stats) == 1 else stats, "results": results}
+
+
+def _body_visibility(person: Any) -> float:
+    """Mean confidence of the person's 33 body landmarks (NaN when not kept)."""
+    lm = person.extras.get("landmarks")
+    conf = getattr(lm, "body_conf", None)
+    return float(np.mean(conf)) if conf is not None else float("nan")
 
 
 def _spy_finders() -> tuple[list[Any], Any]:
@@ -135,20 +144,38 @@ def vtest_quality(run: dict[str, Any], fps: float) -> dict[str, float]:
 
 
 def synth_quality(run: dict[str, Any], walk: Any) -> dict[str, float]:
+    """Quality against the walk's truth, with the estimates matched to the true people by
+    their projected body joints (Hungarian, :func:`~ehps.fitting.synthetic_video.
+    match_people_joints`: the figures), and, for comparison with earlier reports, by the
+    pelvis-in-box test (:func:`~ehps.fitting.synthetic_video.match_people`, keys ``box_*``),
+    which gives both people to the front person's box when one hides the other."""
+    joints = _synth_figures(run, walk, "joints")
+    boxes = _synth_figures(run, walk, "box")
+    return {**joints, **{f"box_{k}": v for k, v in boxes.items() if k != "truth_jitter_mps2"}}
+
+
+def _synth_figures(run: dict[str, Any], walk: Any, matcher: str) -> dict[str, Any]:
     import torch
 
     from ehps.evaluation.alignment import procrustes_align
-    from ehps.fitting.synthetic_video import match_people
+    from ehps.fitting.synthetic_video import match_people, match_people_joints
 
     truth = walk.joints_cam  # (T, P, 55, 3)
     t_n, p_n = truth.shape[:2]
     errs, misses, switches = [], 0, 0
+    per_frame = np.full((t_n, p_n), np.nan)
     seq = np.zeros((p_n, t_n, 55, 3))
     valid = np.zeros((p_n, t_n), bool)
     last_id: list[int | None] = [None] * p_n
     for f, people in enumerate(run["results"][:t_n]):
-        boxes = np.array([p["box"] for p in people]).reshape(-1, 4)
-        for i, n in enumerate(match_people(boxes, truth[f], walk.intrinsics)):
+        if matcher == "box":
+            boxes = np.array([p["box"] for p in people]).reshape(-1, 4)
+            match = match_people(boxes, truth[f], walk.intrinsics)
+        else:
+            est = np.array([p["joints"] for p in people]).reshape(-1, 55, 3)
+            k_est = people[0]["k"] if people else walk.intrinsics
+            match = match_people_joints(est, k_est, truth[f], walk.intrinsics)
+        for i, n in enumerate(match):
             if n < 0:
                 misses += 1
                 continue
@@ -156,6 +183,7 @@ def synth_quality(run: dict[str, Any], walk: Any) -> dict[str, float]:
             pred, gt = p["joints"][:22], truth[f, i, :22].astype(np.float64)
             al = procrustes_align(torch.from_numpy(pred), torch.from_numpy(gt)).numpy()
             errs.append(float(np.linalg.norm(al - gt, axis=-1).mean() * 1000))
+            per_frame[f, i] = errs[-1]
             seq[i, f], valid[i, f] = p["joints"], True
             if last_id[i] is not None and p["track"] != last_id[i]:
                 switches += 1
@@ -163,9 +191,14 @@ def synth_quality(run: dict[str, Any], walk: Any) -> dict[str, float]:
     fps = walk.spec.fps
     jit = [mean_acceleration(seq[i], fps, valid[i]) for i in range(p_n)]
     true_jit = [mean_acceleration(truth[:, i], fps) for i in range(p_n)]
-    return {"pa_mpjpe_body_mm": float(np.mean(errs)) if errs else float("nan"),
-            "jitter_mps2": float(np.nanmean(jit)), "truth_jitter_mps2": float(np.mean(true_jit)),
-            "id_switches": switches, "misses": misses}
+    out: dict[str, Any] = {
+        "pa_mpjpe_body_mm": float(np.mean(errs)) if errs else float("nan"),
+        "jitter_mps2": float(np.nanmean(jit)), "truth_jitter_mps2": float(np.mean(true_jit)),
+        "id_switches": switches, "misses": misses}
+    if matcher == "joints":  # per true person, over the frames (JSON only, not printed)
+        out["pa_mpjpe_per_frame_mm"] = [[None if np.isnan(e) else round(float(e), 1)
+                                         for e in row] for row in per_frame.T]
+    return out
 
 
 def synthetic_walk(cache: Path, frames: int, body_model: Any) -> Any:
@@ -200,10 +233,17 @@ def compare(name: str, video: Path, frames: int, predictor: Predictor, search_ev
         print(f"\n== {name}: {modes[0]} only:", {k: v for k, v in out[modes[0]].items()})
         return out
     a, b = out["per_frame"], out["video"]
+    if "pa_mpjpe_per_frame_mm" in a:  # the same person-frames in both modes
+        pa = np.array(a["pa_mpjpe_per_frame_mm"], float)
+        pb = np.array(b["pa_mpjpe_per_frame_mm"], float)
+        both = np.isfinite(pa) & np.isfinite(pb)
+        a["pa_mpjpe_common_mm"] = float(pa[both].mean()) if both.any() else float("nan")
+        b["pa_mpjpe_common_mm"] = float(pb[both].mean()) if both.any() else float("nan")
+        a["common_person_frames"] = b["common_person_frames"] = int(both.sum())
     out["speedup_per_person_frame"] = a["s_per_person_frame"] / b["s_per_person_frame"]
     out["speedup_fps"] = b["fps"] / a["fps"]
     print(f"\n== {name}: {video.name}, {frames} frames")
-    keys = [k for k in a if k not in ("timings", "finder")]
+    keys = [k for k in a if k not in ("timings", "finder") and not isinstance(a[k], list)]
     for k in keys:
         print(f"  {k:28s} {a[k]:>12.4g} {b[k]:>12.4g}" if isinstance(a[k], float | int)
               else f"  {k}: {a[k]} / {b[k]}")
@@ -232,6 +272,14 @@ def network_predictor(variant: str, tmp: Path) -> Predictor:
     return Predictor(NetworkEstimator(model, smplx_path=str(smplx_dir), name=variant))
 
 
+def _overridden(config: Any, text: str) -> Any:
+    """``config`` (a frozen dataclass) with the ``k=v,k=v`` overrides of ``text``."""
+    over = dict(kv.split("=", 1) for kv in text.split(","))
+    typed = {k: (v.lower() in ("1", "true", "yes")) if isinstance(getattr(config, k), bool)
+             else type(getattr(config, k))(v) for k, v in over.items()}
+    return replace(config, **typed)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="24 vtest + 24 synthetic frames")
@@ -249,6 +297,9 @@ def main() -> None:
     ap.add_argument("--network-frames", type=int, default=24)
     ap.add_argument("--warm", default="", help="TemporalFitConfig overrides of the video "
                     "mode, e.g. 'iterations=16,face_iterations=0,start=best'")
+    ap.add_argument("--fallback", default="", help="FallbackConfig overrides of the video "
+                    "mode (the occlusion fallback), e.g. 'enabled=false' or "
+                    "'visibility_drop=0.06,reproj_ratio=1.5'")
     args = ap.parse_args()
     modes = (args.only,) if args.only else MODES
     if args.quick:
@@ -257,13 +308,11 @@ def main() -> None:
     predictor = Predictor.from_pretrained(None)
     # load the detector's models and the body model outside the timings
     predictor.predict([np.zeros((64, 64, 3), np.uint8)])
-    if args.warm:
-        over = dict(kv.split("=", 1) for kv in args.warm.split(","))
-        temporal = predictor.estimator.temporal  # type: ignore[attr-defined]
-        typed = {k: (v.lower() in ("1", "true", "yes")) if isinstance(getattr(temporal, k), bool)
-                 else type(getattr(temporal, k))(v) for k, v in over.items()}
-        predictor.estimator.temporal = replace(temporal, **typed)  # type: ignore[attr-defined]
-        print("video mode warm fits:", predictor.estimator.temporal)  # type: ignore[attr-defined]
+    for attr, text in (("temporal", args.warm), ("fallback", args.fallback)):
+        if text:
+            est = predictor.estimator
+            setattr(est, attr, _overridden(getattr(est, attr), text))
+            print(f"video mode {attr}:", getattr(est, attr))
     report: dict[str, Any] = {}
     if not args.skip_synth:
         walk = synthetic_walk(Path(args.cache), args.synth_frames, predictor.body_model())

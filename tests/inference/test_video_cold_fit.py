@@ -80,3 +80,46 @@ def test_followed_new_tracks_get_the_pruned_cold_fit(smplx_model_module):
                                ref_full.params["body_pose"].reshape(-1), atol=1e-6)
     # the two schedules really differ here (no hands, no face: two stages fewer)
     assert len(pruned.stages) == len(cfg.stages) - 2
+
+
+def test_occlusion_fallback_refits_cold(smplx_model_module):
+    """A tracked person whose landmark visibility drops is fitted again cold: the result
+    equals the pruned cold fit of this frame's landmarks; an unchanged person stays warm."""
+    from ehps.inference.estimators import TrackContext
+    from ehps.inference.fit_fallback import REFERENCE_KEY, FallbackConfig
+
+    model = smplx_model_module
+    cfg = replace(FitConfig(), stages=tuple(replace(s, iterations=min(s.iterations, 4))
+                                            for s in default_stages()))
+    est = FittingEstimator(embedded=EmbeddedEstimator(body_model=model, fit_config=cfg,
+                                                      detector=object()))
+    person = _person(model, False)
+    det = Detection(np.asarray(person.bbox_xywh, np.float32), 1.0, person)
+    first = est.estimate([PersonInput(0, det, K, (240, 320), person, track_id=1,
+                                      followed=True)])[0]
+    assert first.extras[REFERENCE_KEY].visibility == pytest.approx(1.0)
+
+    def second(lm: PersonLandmarks):
+        ctx = TrackContext(1, 0, first, ((0.0, first.params),), 1)
+        inp = PersonInput(1, Detection(np.asarray(lm.bbox_xywh), 1.0, lm), K, (240, 320), lm,
+                          track_id=1, context=ctx, time_s=0.04, followed=True)
+        return est.estimate([inp])[0]
+
+    # the legs hidden (low confidence); the error condition that goes with a visibility drop
+    # (tested in test_fit_fallback.py) is switched off: the visibility decides here
+    hidden = replace(person, body_conf=np.r_[np.ones(17), np.full(16, 0.3)])
+    est.fallback = FallbackConfig(visibility_reproj_ratio=0.0)
+    redone = second(hidden)
+    assert redone.extras.get("fit_fallback") == "cold_surrogate"  # the default refit
+    pruned = replace(cfg, stages=tuple(s for s in cold_stages(cfg.stages, [hidden])
+                                       if s.surrogate))
+    ref = fit_people((240, 320), [hidden], model, K, pruned, meshes=False)[0]
+    np.testing.assert_allclose(redone.params["body_pose"].reshape(-1),
+                               ref.params["body_pose"].reshape(-1), atol=1e-6)
+    # the reference moved towards the drop (0.7 * 1 + 0.3 * 0.66) and spent a credit
+    ref_after = redone.extras[REFERENCE_KEY]
+    assert ref_after.visibility == pytest.approx(0.7 + 0.3 * 0.6636, 1e-3)
+    assert ref_after.credit == pytest.approx(FallbackConfig().burst - 1.0)
+    assert "fit_fallback" not in second(person).extras
+    est.fallback = FallbackConfig(enabled=False)
+    assert "fit_fallback" not in second(hidden).extras

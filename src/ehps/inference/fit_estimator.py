@@ -12,6 +12,11 @@ followed video (:attr:`~ehps.inference.estimators.PersonInput.followed`) get the
 without the stages whose data nobody in the batch has (:func:`cold_stages`: no hands found, no
 ``hands`` stage; no face found, no ``face`` stage), when :attr:`~ehps.fitting.temporal.
 TemporalFitConfig.prune_cold` is on.
+
+After the warm fits, a person whose landmark visibility dropped or whose warm fit reprojects
+clearly worse than the track usually does is fitted again from a cold start, which replaces the
+warm result (:mod:`ehps.inference.fit_fallback`, :attr:`FittingEstimator.fallback`; the
+occlusion fallback).
 """
 
 from __future__ import annotations
@@ -29,6 +34,14 @@ from ehps.fitting.temporal import TemporalFitConfig, WarmStart, fit_people_warm
 from ehps.geometry.camera import Intrinsics
 from ehps.inference.detect import Detection, LandmarkFinder
 from ehps.inference.estimators import PersonInput, normalize_params
+from ehps.inference.fit_fallback import (
+    REFERENCE_KEY,
+    FallbackConfig,
+    choose_refits,
+    needs_cold,
+    reference_of,
+    updated_reference,
+)
 from ehps.structures import PersonEstimate
 
 __all__ = ["FittingEstimator", "cold_stages"]
@@ -65,13 +78,16 @@ class FittingEstimator:
     def __init__(self, body_model: str | Any = "anny", fit_config: Any = None,
                  smplx_path: str | None = None, detector: Any = None,
                  embedded: EmbeddedEstimator | None = None,
-                 temporal: TemporalFitConfig | None = None) -> None:
+                 temporal: TemporalFitConfig | None = None,
+                 fallback: FallbackConfig | None = None) -> None:
         self.embedded = embedded or EmbeddedEstimator(body_model=body_model, detector=detector,
                                                       fit_config=fit_config,
                                                       smplx_path=smplx_path)
         self._detector = detector
         #: the warm fits' schedule and temporal term (people with a track context)
         self.temporal = temporal or TemporalFitConfig()
+        #: when warm fits give way to cold ones (the occlusion fallback)
+        self.fallback = fallback or FallbackConfig()
         self.device = torch.device("cpu")
         self.timings: dict[str, float] = {}
 
@@ -96,8 +112,6 @@ class FittingEstimator:
 
     def estimate(self, inputs: Sequence[PersonInput]) -> list[PersonEstimate]:
         """One batched fit of the people of one frame; meshes are left to the pose stage."""
-        from ehps.fitting.fitter import fit_people
-
         if not inputs:
             return []
         t0 = time.perf_counter()
@@ -107,16 +121,7 @@ class FittingEstimator:
         cold = [i for i, inp in enumerate(inputs) if inp.context is None]
         people: list[PersonEstimate | None] = [None] * len(inputs)
         if cold:
-            payloads = [inputs[i].payload for i in cold]
-            cold_cfg = cfg
-            if self.temporal.prune_cold and all(inputs[i].followed for i in cold):
-                stages = cold_stages(cfg.stages, payloads)
-                if len(stages) < len(cfg.stages) and cfg.select_after in {
-                        st.name for st in stages}:
-                    cold_cfg = replace(cfg, stages=stages)
-            fitted = fit_people(first.image_hw, payloads, bm, first.k_shared, cold_cfg, {},
-                                meshes=False)
-            for i, p in zip(cold, fitted):
+            for i, p in zip(cold, self._fit_cold([inputs[i] for i in cold])):
                 people[i] = p
         t1 = time.perf_counter()
         if warm:
@@ -131,6 +136,24 @@ class FittingEstimator:
             for i, p in zip(warm, fitted):
                 people[i] = p
         t2 = time.perf_counter()
+        refs = {i: reference_of(inputs[i].context.previous) for i in warm  # type: ignore[union-attr]
+                if inputs[i].context is not None}
+        if warm and self.fallback.enabled:
+            scores = [needs_cold(inputs[i].payload, people[i], refs.get(i), self.fallback)
+                      for i in warm]
+            redo = [warm[j] for j in choose_refits(scores, self.fallback)]
+            if redo:
+                for i, p in zip(redo, self._refit([inputs[i] for i in redo])):
+                    p.extras["fit_fallback"] = self.fallback.action
+                    people[i] = p
+                self.timings["fallback_people"] = (self.timings.get("fallback_people", 0.0)
+                                                   + len(redo))
+        for i, (person, inp) in enumerate(zip(people, inputs)):
+            assert person is not None
+            person.extras[REFERENCE_KEY] = updated_reference(
+                refs.get(i), inp.payload, person, self.fallback,
+                refitted="fit_fallback" in person.extras)
+        t3 = time.perf_counter()
         for person, inp in zip(people, inputs):
             assert person is not None
             person.params = normalize_params(person.params)
@@ -138,9 +161,42 @@ class FittingEstimator:
             person.track_id = inp.track_id
             person.extras["landmarks"] = inp.payload
         for key, sec in (("fit_cold", t1 - t0), ("fit_warm", t2 - t1),
-                         ("fit", time.perf_counter() - t0)):
+                         ("fit_fallback", t3 - t2), ("fit", time.perf_counter() - t0)):
             self.timings[key] = self.timings.get(key, 0.0) + sec
         return [p for p in people if p is not None]
+
+    def _fit_cold(self, inputs: Sequence[PersonInput], surrogate_only: bool = False
+                  ) -> list[PersonEstimate]:
+        """Cold fits of ``inputs`` (one frame's people), in one batch; people of a followed
+        video get the schedule without the stages nobody has data for (:func:`cold_stages`);
+        ``surrogate_only``: without the stages on the exact model too."""
+        from ehps.fitting.fitter import fit_people
+
+        cfg = self.embedded.fit_config
+        if surrogate_only:
+            cfg = replace(cfg, stages=tuple(st for st in cfg.stages if st.surrogate))
+        payloads = [inp.payload for inp in inputs]
+        cold_cfg = cfg
+        if self.temporal.prune_cold and all(inp.followed for inp in inputs):
+            stages = cold_stages(cfg.stages, payloads)
+            if len(stages) < len(cfg.stages) and cfg.select_after in {st.name for st in stages}:
+                cold_cfg = replace(cfg, stages=stages)
+        first = inputs[0]
+        return fit_people(first.image_hw, payloads, self.embedded.body_model, first.k_shared,
+                          cold_cfg, {}, meshes=False)
+
+    def _refit(self, inputs: Sequence[PersonInput]) -> list[PersonEstimate]:
+        """The occlusion fallback's refit of ``inputs`` (tracked people of one frame)."""
+        if self.fallback.action == "cold":
+            return self._fit_cold(inputs)
+        if self.fallback.action == "cold_surrogate":
+            return self._fit_cold(inputs, surrogate_only=True)
+        longer = replace(self.temporal, start="landmarks",
+                         iterations=self.fallback.warm_iterations)
+        first = inputs[0]
+        return fit_people_warm(first.image_hw, [inp.payload for inp in inputs],
+                               self.embedded.body_model, [self._warm_start(i) for i in inputs],
+                               first.k_shared, self.embedded.fit_config, longer, {})
 
     def _warm_start(self, inp: PersonInput) -> WarmStart:
         """Where a tracked person's fit starts (its context's raw estimates)."""

@@ -20,7 +20,8 @@ them without changing any result: the order of frames through each chain is fixe
 Resume: a frame finished by an earlier run arrives with its record (``FrameTask.record``); the
 front chain replays the tracker with the recorded boxes, the back chain replays the smoothers
 with the recorded raw parameters (and re-renders a video's overlay), so that the state after it
-equals that of an uninterrupted run.
+equals that of an uninterrupted run. The recorded raw parameters of the embedded fit also become
+the tracks' contexts, so that the first new frame is fitted warm.
 
 Failures: a frame that cannot be decoded, or whose detection or estimation raises an ehps error
 (:class:`~ehps.errors.EhpsError`), is named, counted and skipped; the others go on.
@@ -100,6 +101,8 @@ class BackStages:
     def push(self, task: FrameTask) -> None:
         """Take the next frame (in order)."""
         self.pending.append(task)
+        if task.record is not None:
+            self._remember_record(task)
         if not task.ready and (self.estimator.frame_batches or not task.inputs):
             self._estimate_frames([task])
         elif not task.ready:
@@ -132,15 +135,39 @@ class BackStages:
         if not self.contexts:
             return
         for inp, p in zip(inputs, people):
-            if inp.track_id is None:
+            if inp.track_id is not None:
+                self._remember_one(inp.track_id, inp.frame_index, inp.time_s,
+                                   dataclasses.replace(p, params=dict(p.params)))
+
+    def _remember_one(self, track_id: int, frame_index: int, time_s: float,
+                      raw: PersonEstimate) -> None:
+        old = self.memory.get(track_id)
+        chained = old is not None and frame_index - old.frame_index <= self.max_gap
+        past = (old.past if chained and old is not None else ()) + ((time_s, raw.params),)
+        frames = old.frames + 1 if chained and old is not None else 1
+        self.memory[track_id] = TrackContext(track_id, frame_index, raw,
+                                             past[-CONTEXT_HISTORY:], frames)
+
+    def _remember_record(self, task: FrameTask) -> None:
+        """A replayed frame's recorded raw estimates become its tracks' contexts, so that the
+        first new frame after ``--resume`` is fitted warm, as in an uninterrupted run (without
+        what the record does not keep: the optimiser's memory and the landmarks). Only people
+        fitted in the shared camera (no crop box: the embedded fit) are carried."""
+        rec, frame = task.record, task.frame
+        if not self.contexts or rec is None or task.k_shared is None:
+            return
+        for i, tid in enumerate(rec.track_ids.tolist()):
+            if tid < 0 or np.isfinite(rec.crop_boxes[i]).all() or "transl" not in rec.raw:
                 continue
-            raw = dataclasses.replace(p, params=dict(p.params))
-            old = self.memory.get(inp.track_id)
-            chained = old is not None and inp.frame_index - old.frame_index <= self.max_gap
-            past = (old.past if chained and old is not None else ()) + ((inp.time_s, raw.params),)
-            frames = old.frames + 1 if chained and old is not None else 1
-            self.memory[inp.track_id] = TrackContext(inp.track_id, inp.frame_index, raw,
-                                                     past[-CONTEXT_HISTORY:], frames)
+            params = {k: np.array(v[i]) for k, v in rec.raw.items() if k != "transl_full"}
+            empty = np.zeros((0, 3), np.float32)
+            raw = PersonEstimate(
+                bbox_xywh=rec.boxes[i], score=float(rec.scores[i]),
+                body_model=self.estimator.body_model_name, params=params, vertices_cam=empty,
+                joints_cam=empty, joints_img=np.zeros((0, 2), np.float32),
+                intrinsics=task.k_shared, transl_full=rec.raw["transl_full"][i], track_id=tid,
+                estimator=self.estimator.name)
+            self._remember_one(int(tid), frame.index, frame.time_s, raw)
 
     def _estimate_frames(self, tasks: list[FrameTask]) -> None:
         """Each task's people in one call (a failing frame fails alone)."""
