@@ -73,6 +73,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "agree30": {"segment_agreement": 0.3},
     "pres95": {"segment_presence": 0.95},
     "segmin32": {"segment_min_px": 32.0},
+    "split": {"segment_split": True},
+    "nosplit": {"segment_split": False},
 }
 
 

@@ -189,3 +189,38 @@ def test_no_face_free_crops_where_the_segmenter_fails():
     calls = []
     det._segment_pose = lambda pyr, roi: calls.append(roi)  # type: ignore[method-assign]
     assert det._segment_candidates(pyramid, []) == [] and calls == []
+
+
+def test_a_blob_no_crop_verifies_is_tried_as_two_halves():
+    """Two people side by side make one wide blob; when no crop on it verifies, each half gets
+    its own crops (and a tall blob, or a verified one, is not split). No model runs: a fake
+    segmenter gives the map and the blob verifier is recorded."""
+    from ehps.detection.person_search import PersonSearch, SearchConfig
+    from ehps.detection.roi import ImagePyramid
+
+    class Fake(PersonSearch):
+        search = "auto"
+
+        def __init__(self, prob, verified):
+            self.search_config = SearchConfig(border_sides=(), segment_split=True)
+            self.selfie_segmenter = lambda pyr, wins, stride: prob
+            self.asked, self.verified = [], verified
+
+        def _blob_pose(self, pyramid, blob):
+            self.asked.append(np.round(blob).tolist())
+            return None if not self.verified else _pose_with_mask(0, 0, 1, 1, Roi(0, 0, 2, 2))
+
+    image = np.zeros((200, 300, 3), np.uint8)
+    prob = np.zeros((100, 150), np.float32)
+    prob[20:70, 40:100] = 0.9  # a blob 120 px wide, 100 px tall at x 80, y 40
+    s = Fake(prob, verified=False)
+    assert s._segment_candidates(ImagePyramid(image), []) == []
+    assert s.asked == [[80, 40, 120, 100], [80, 40, 60, 100], [140, 40, 60, 100]]
+    tall = np.zeros_like(prob)
+    tall[10:90, 60:80] = 0.9  # 40 px wide, 160 px tall: one person, not split
+    s = Fake(tall, verified=False)
+    s._segment_candidates(ImagePyramid(image), [])
+    assert s.asked == [[120, 20, 40, 160]]
+    s = Fake(prob, verified=True)  # verified on the whole blob: no halves
+    s._segment_candidates(ImagePyramid(image), [])
+    assert s.asked == [[80, 40, 120, 100]]

@@ -145,6 +145,9 @@ class SearchConfig:
         segment_min_px: face-free candidates whose person box is shorter than this on its
             longer side (pixels) are dropped: without a face to anchor the crop, the landmark
             model is sure of person-shaped objects that small (a toy, a statuette).
+        segment_split: a blob that no crop verifies is tried again as its left and right
+            halves (two people side by side make one blob). Off: on 60 crowd scenes it found
+            one more person for one more false positive, at about x1.15 the time.
     """
 
     tile_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
@@ -172,6 +175,7 @@ class SearchConfig:
     segment_presence: float = 0.99
     segment_agreement: float = 0.5
     segment_min_px: float = 64.0
+    segment_split: bool = False
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
@@ -494,18 +498,12 @@ class PersonSearch:
             return []  # nothing left, or the segmenter fails on this image (a close-up object)
         found: list[Candidate] = []
         for blob in blob_boxes(left, stride, min_side_px=max(cfg.min_box_px, 1.0)):
-            best: tuple[float, PoseResult] | None = None
-            for factor in (1.2, 1.5):
-                side = factor * float(blob[2:].max())
-                pose = self._segment_pose(pyramid, Roi(float(blob[0] + blob[2] / 2),
-                                                       float(blob[1] + blob[3] / 2), side, side))
-                if pose is None:
-                    continue
-                fit = box_iou_xywh(person_box(pose, [], h, w), blob)
-                if fit >= 0.3 and (best is None or fit > best[0]):
-                    best = (fit, pose)
-            if best is not None:
-                found.append(Candidate(best[1], 0.5, best[1].score))
+            poses = [self._blob_pose(pyramid, blob)]
+            if poses[0] is None and cfg.segment_split and blob[2] > 0.5 * blob[3]:
+                half = blob[2] / 2.0  # two people side by side make one blob: try each half
+                poses = [self._blob_pose(pyramid, np.array([blob[0] + k * half, blob[1], half,
+                                                            blob[3]])) for k in (0, 1)]
+            found += [Candidate(p, 0.5, p.score) for p in poses if p is not None]
         windows = [win for win in border_windows(h, w, cfg.border_sides)
                    if cells_in_window(left, stride, win) >= 25]
         if windows:
@@ -519,6 +517,22 @@ class PersonSearch:
                 if float(person_box(c.pose, [], h, w)[2:].max()) >= cfg.segment_min_px
                 and mask_agreement(c.pose, prob, stride) >= cfg.segment_agreement
                 and not any(silhouette_inside(p.pose, c.pose, h, w) >= 0.5 for p in people)]
+
+    def _blob_pose(self, pyramid: ImagePyramid, blob: np.ndarray) -> PoseResult | None:
+        """The verified landmark result on crops of 1.2 and 1.5 times the blob's long side
+        whose person box overlaps the (4,) xywh blob best (IoU at least 0.3)."""
+        h, w = pyramid.shape[:2]
+        best: tuple[float, PoseResult] | None = None
+        for factor in (1.2, 1.5):
+            side = factor * float(blob[2:].max())
+            pose = self._segment_pose(pyramid, Roi(float(blob[0] + blob[2] / 2),
+                                                   float(blob[1] + blob[3] / 2), side, side))
+            if pose is None:
+                continue
+            fit = box_iou_xywh(person_box(pose, [], h, w), blob)
+            if fit >= 0.3 and (best is None or fit > best[0]):
+                best = (fit, pose)
+        return None if best is None else best[1]
 
     def _segment_pose(self, pyramid: ImagePyramid, roi: Roi) -> PoseResult | None:
         """Landmarks in ``roi`` and once more on the crop they imply (the better presence);
