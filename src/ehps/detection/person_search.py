@@ -255,7 +255,7 @@ class PersonSearch:
                 people.append(Candidate(pose, float(dets.scores[i]), pose.score))
         return people
 
-    def _find_people(self, pyramid: ImagePyramid) -> list[Candidate]:
+    def _find_people(self, pyramid: ImagePyramid, face_free: bool = True) -> list[Candidate]:
         h, w = pyramid.shape[:2]
         cfg = self.search_config
         first = self.search if self.search != "auto" else "wide"
@@ -281,7 +281,7 @@ class PersonSearch:
                                                     known=people)
         if cfg.face_sides:
             people += self._face_candidates(pyramid, people)
-        if cfg.segment_proposals and self.search in ("auto", "dense"):
+        if face_free and cfg.segment_proposals and self.search in ("auto", "dense"):
             people += self._segment_candidates(pyramid, people)
         people = self._deduplicate(self._big_enough(people, h, w))
         if cfg.contained > 0 or cfg.part_silhouette > 0:
