@@ -31,7 +31,7 @@ def _est(reproj: float | None, **extras: object) -> PersonEstimate:
     return est
 
 
-CFG = FallbackConfig(visibility_drop=0.06, reproj_ratio=1.5, reproj_floor=0.005, rate=0.3)
+CFG = FallbackConfig(enabled=True, visibility_drop=0.06, reproj_ratio=1.5, reproj_floor=0.005, rate=0.3)
 REF = TrackReference(visibility=0.92, reproj_px=1.6)
 
 
@@ -83,7 +83,7 @@ def test_reference_of_previous_estimate():
 
 
 def test_choose_refits_worst_first_bounded():
-    cfg = FallbackConfig(max_per_frame=2)
+    cfg = FallbackConfig(enabled=True, max_per_frame=2)
     assert choose_refits([0.0, 3.0, 1.0, 5.0], cfg) == [1, 3]
     assert choose_refits([0.0, 0.0], cfg) == []
     with pytest.raises(ValueError):

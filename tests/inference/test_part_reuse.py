@@ -64,7 +64,7 @@ class PartsDetector:
         self.script, self.frame = script, 0
         self.part_runs: list[int] = []
 
-    def search_people(self, image):
+    def search_people(self, image, face_free=True):
         return [(_pose(*self.script(self.frame)), 0.9, 0.8)]
 
     def pose_in_roi(self, image, roi: Roi):

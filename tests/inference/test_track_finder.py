@@ -44,10 +44,12 @@ class ScriptedDetector:
     def __init__(self, people) -> None:
         self.people, self.frame = people, 0
         self.searches: list[int] = []
+        self.face_free: list[bool] = []
         self.roi_calls = 0
 
-    def search_people(self, image):
+    def search_people(self, image, face_free=True):
         self.searches.append(self.frame)
+        self.face_free.append(face_free)
         return [(_pose(*p), 0.9, 0.8) for p in self.people(self.frame).values()]
 
     def pose_in_roi(self, image, roi: Roi):
@@ -106,6 +108,8 @@ def test_people_keep_their_ids_and_the_search_runs_on_schedule():
     det = ScriptedDetector(_walkers)
     ids, finder = _run(det, 20, search_every=5)
     assert det.searches == [0, 5, 10, 15]
+    # a video's searches skip the face-free proposals (TrackingSchedule.face_free)
+    assert det.face_free == [False] * 4
     # tracked people cost one landmark call each per frame, not a search
     assert det.roi_calls == 2 * 10 + 3 * 9  # frames 1-10 follow 2 people, frames 11-19 three
     for ident in (0, 1):

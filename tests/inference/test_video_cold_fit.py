@@ -108,7 +108,7 @@ def test_occlusion_fallback_refits_cold(smplx_model_module):
     # the legs hidden (low confidence); the error condition that goes with a visibility drop
     # (tested in test_fit_fallback.py) is switched off: the visibility decides here
     hidden = replace(person, body_conf=np.r_[np.ones(17), np.full(16, 0.3)])
-    est.fallback = FallbackConfig(visibility_reproj_ratio=0.0)
+    est.fallback = FallbackConfig(enabled=True, visibility_reproj_ratio=0.0)
     redone = second(hidden)
     assert redone.extras.get("fit_fallback") == "cold_surrogate"  # the default refit
     pruned = replace(cfg, stages=tuple(s for s in cold_stages(cfg.stages, [hidden])

@@ -91,6 +91,12 @@ class TrackingSchedule:
             were last seen in (0: never; module docstring, step 3).
         motion_windows: detector windows per frame where the frame changed and nobody
             followed explains it, between searches (0: none; module docstring, step 3).
+        face_free: the full searches also run the face-free proposals of the person search
+            (:attr:`ehps.detection.person_search.SearchConfig.segment_proposals`). Off: the
+            people they add in a video (cut by the border, turned away) are followed badly by
+            their landmarks; on vtest's first 200 frames they added 85 person-frames (+9%) and
+            raised the mean joint jitter from 132 to 201 m/s^2, above the per-frame path's 177
+            (``benchmarks/video_speed.py``).
     """
 
     search_every: int = 8
@@ -101,6 +107,7 @@ class TrackingSchedule:
     parts_motion: float = 0.02
     lost_retries: int = 8
     motion_windows: int = 2
+    face_free: bool = False
 
     def __post_init__(self) -> None:
         if self.search_every < 1:
@@ -260,7 +267,8 @@ class LandmarkTracker:
         if search:
             self.since_search = 0
             self.searches += 1
-            for pose, score, det_score in det.search_people(pyramid):
+            for pose, score, det_score in det.search_people(pyramid,
+                                                            face_free=self.schedule.face_free):
                 if not any(self._same(pose, f.pose) for f in found):
                     found.append(_Found(pose, score, det_score, False))
             self._lost = [(p, a) for p, a in self._lost if not _explained(p, found)]

@@ -209,11 +209,14 @@ class MediapipeDetector(PersonSearch):
 
     # ------------------------------------------------- pieces for landmark tracking (video)
 
-    def search_people(self, image: np.ndarray | ImagePyramid
+    def search_people(self, image: np.ndarray | ImagePyramid, face_free: bool = True
                       ) -> list[tuple[PoseResult, float, float]]:
         """The person search alone (steps 1-3 of the module docstring, ``max_people`` applied):
-        ``(pose landmarks, score, detector score)`` per person, highest score first."""
-        return [(p.pose, p.score, p.det_score) for p in self._find_people(as_pyramid(image))]
+        ``(pose landmarks, score, detector score)`` per person, highest score first.
+        ``face_free=False`` skips the face-free proposals (step 4b of
+        :mod:`ehps.detection.person_search`) whatever the search config says."""
+        return [(p.pose, p.score, p.det_score)
+                for p in self._find_people(as_pyramid(image), face_free)]
 
     def people_in_windows(self, image: np.ndarray | ImagePyramid, windows: Sequence[Roi],
                           known: Sequence[PoseResult] = ()

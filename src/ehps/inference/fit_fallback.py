@@ -49,7 +49,11 @@ class FallbackConfig:
     """Options of the occlusion fallback (module docstring).
 
     Attributes:
-        enabled: refit people cold when a trigger fires.
+        enabled: refit people cold when a trigger fires. Off by default: on vtest's first 200
+            frames (quiet machine, ``benchmarks/video_speed.py``) it refitted 4% of the
+            person-frames and made the video mode 12% slower (6.8x -> 5.7x the per-frame path's
+            speed, under the 6x target), for +1.05 -> +0.29 mm PA-MPJPE on the occluded
+            synthetic walk (both within the +2 mm limit). Turn it on for heavy occlusion.
         visibility_drop: drop of the mean body-landmark confidence below the track's reference
             that triggers (absolute, confidences in [0, 1]).
         visibility_reproj_ratio: with a visibility drop, the warm reprojection error / the
@@ -70,7 +74,7 @@ class FallbackConfig:
             the burst is spent).
     """
 
-    enabled: bool = True
+    enabled: bool = False
     visibility_drop: float = 0.04
     visibility_reproj_ratio: float = 1.2
     reproj_ratio: float = 2.0
