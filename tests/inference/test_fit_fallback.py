@@ -31,7 +31,8 @@ def _est(reproj: float | None, **extras: object) -> PersonEstimate:
     return est
 
 
-CFG = FallbackConfig(enabled=True, visibility_drop=0.06, reproj_ratio=1.5, reproj_floor=0.005, rate=0.3)
+CFG = FallbackConfig(enabled=True, visibility_drop=0.06, reproj_ratio=1.5, reproj_floor=0.005,
+                     rate=0.3)
 REF = TrackReference(visibility=0.92, reproj_px=1.6)
 
 
