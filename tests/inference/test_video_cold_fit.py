@@ -58,14 +58,20 @@ def smplx_model_module(synthetic_smplx_dir):
     return load_smplx(synthetic_smplx_dir)
 
 
-def test_followed_new_tracks_get_the_pruned_cold_fit(smplx_model_module):
-    model = smplx_model_module
+def _short_estimator(model):
+    """A fitting estimator with a short schedule (4 iterations a stage), one person with
+    neither hands nor face, and its detection."""
     cfg = replace(FitConfig(), stages=tuple(replace(s, iterations=min(s.iterations, 4))
                                             for s in default_stages()))
     est = FittingEstimator(embedded=EmbeddedEstimator(body_model=model, fit_config=cfg,
                                                       detector=object()))
     person = _person(model, False)
-    det = Detection(np.asarray(person.bbox_xywh, np.float32), 1.0, person)
+    return cfg, est, person, Detection(np.asarray(person.bbox_xywh, np.float32), 1.0, person)
+
+
+def test_followed_new_tracks_get_the_pruned_cold_fit(smplx_model_module):
+    model = smplx_model_module
+    cfg, est, person, det = _short_estimator(model)
 
     def run(followed: bool) -> np.ndarray:
         inp = PersonInput(0, det, K, (240, 320), person, track_id=1, followed=followed)
@@ -89,12 +95,7 @@ def test_occlusion_fallback_refits_cold(smplx_model_module):
     from ehps.inference.fit_fallback import REFERENCE_KEY, FallbackConfig
 
     model = smplx_model_module
-    cfg = replace(FitConfig(), stages=tuple(replace(s, iterations=min(s.iterations, 4))
-                                            for s in default_stages()))
-    est = FittingEstimator(embedded=EmbeddedEstimator(body_model=model, fit_config=cfg,
-                                                      detector=object()))
-    person = _person(model, False)
-    det = Detection(np.asarray(person.bbox_xywh, np.float32), 1.0, person)
+    cfg, est, person, det = _short_estimator(model)
     first = est.estimate([PersonInput(0, det, K, (240, 320), person, track_id=1,
                                       followed=True)])[0]
     assert first.extras[REFERENCE_KEY].visibility == pytest.approx(1.0)
