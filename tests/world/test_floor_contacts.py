@@ -284,3 +284,67 @@ def test_a_floor_most_tracks_do_not_stand_on_is_refused():
     tracks, n_true = _crowd(rng, [1.0, 1.0, 1.0], [40, 40, 40], 5.0, 18.0, **crossing)
     fit = fit_floor(tracks)
     assert fit.ok and _angle_deg(fit.normal, n_true) < 2.0 and fit.support == 1.0
+
+
+def _near_far(seed: int, scales: tuple[float, ...], zs: tuple[tuple[float, float], ...],
+              height: float, pitch_deg: float) -> tuple[list[FootTrack], np.ndarray]:
+    """One track per depth range ``zs`` (metres ahead of the camera), each put ``scales[k]``
+    times too far along the rays: a depth error that grows with distance."""
+    rng = np.random.default_rng(seed)
+    tracks = []
+    for k, (s_k, zr) in enumerate(zip(scales, zs)):
+        tr, n_true = _crowd(rng, [s_k], [40], height, pitch_deg, spread=(1.5, *zr))
+        tr[0].track_id = k
+        tracks.append(tr[0])
+    return tracks, n_true
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_depth_errors_growing_with_distance_do_not_tilt_the_floor(seed):
+    """Near person x0.7, middle x1.0, far x1.6 from 2.5 m up: their feet lie on one plane
+    tilted 11-13 degrees, on which the people would lean as much (the check without the lean
+    rule shows it); the level floor of the shared-normal fit, which most of them stand on, is
+    kept instead: within 1 degree of the true normal."""
+    zs = ((4.0, 5.0), (6.0, 7.0), (8.0, 9.0))
+    tracks, n_true = _near_far(seed, (0.7, 1.0, 1.6), zs, 2.5, 20.0)
+    tilted = fit_floor(tracks, FloorConfig(lean_check_deg=30.0))
+    assert tilted.ok and tilted.method == "pooled" and _angle_deg(tilted.normal, n_true) > 10
+    fit = fit_floor(tracks)
+    assert fit.ok, fit.reason
+    assert fit.method == "shared-normal" and _angle_deg(fit.normal, n_true) < 1.0
+    assert fit.body_tilt_deg < 2.0 and len(fit.supporting) == 2
+
+
+def test_a_leaning_floor_without_a_level_majority_is_refused():
+    """From 4 m up with the depths x0.7 / x1.0 / x1.6 a metre apart, the pooled plane leans
+    12 degrees under the people and no level floor holds two of the three: refused, with the
+    reason (the same people at their true depths give the floor)."""
+    zs = ((8.0, 9.0), (10.0, 11.0), (12.0, 13.0))
+    tracks, _ = _near_far(4, (0.7, 1.0, 1.6), zs, 4.0, 20.0)
+    assert fit_floor(tracks, FloorConfig(lean_check_deg=30.0)).body_tilt_deg > 10
+    fit = fit_floor(tracks)
+    assert not fit.ok and "leans" in fit.reason and "depths disagree" in fit.reason
+    tracks, n_true = _near_far(4, (1.0, 1.0, 1.0), zs, 4.0, 20.0)
+    fit = fit_floor(tracks)
+    assert fit.ok and _angle_deg(fit.normal, n_true) < 1.0 and abs(fit.offset - 4.0) < 0.05
+
+
+def test_a_contact_far_off_the_floor_is_left_alone():
+    """Two contacts of a standing foot on the floor y = 0 (normal +y): one whose sole is 5 cm
+    above it is pulled down by exactly 5 cm; one 20 cm above it (a depth error, over the 15 cm
+    of the default config) is cleared and left alone."""
+    from ehps.world.skate import CleanupConfig, _locks
+
+    n_t = 30
+    normal = np.array([0.0, 1.0, 0.0])
+    contact = np.zeros(n_t, bool)
+    contact[3:10] = contact[18:26] = True
+    sole = np.where(np.arange(n_t) < 14, 0.05, 0.20)
+    ankle = np.stack([np.full(n_t, 0.3), sole + 0.08, np.full(n_t, 2.0)], 1)
+    ball = ankle + [0.0, -0.05, 0.15]
+    w, corr, _ = _locks(contact, ankle, ball, sole, normal, 0.0, 4,
+                        CleanupConfig().max_correction_m)
+    assert contact[3:10].all() and not contact[18:26].any()
+    np.testing.assert_allclose(w[3:10], 1.0)
+    np.testing.assert_allclose(corr[3:10], np.tile([0.0, -0.05, 0.0], (7, 1)), atol=1e-12)
+    assert np.all(w[18:] == 0) and np.all(corr[18:] == 0)

@@ -33,6 +33,14 @@ Method (all in the shared camera frame, OpenCV axes, metres):
    tilt the normal; the offset most tracks stand on) is tried too, and the floor more of the
    tracks stand on is kept; one that under ``min_support`` of them stand on is refused.
 
+   **Lean** (``lean_check_deg``): people stand along gravity, so a floor whose normal is more
+   than 10 degrees from their mean up axis is suspect. Depth errors that grow with distance (a
+   near person put too near, a far one too far) lay the feet of every track on one tilted
+   plane, which all of them seem to stand on. The shared-normal fit is then tried too and kept
+   when most tracks stand on it; otherwise the floor is refused (a level floor with the people
+   at such different depths does not exist). A floor sloping by more than ``lean_check_deg``
+   under upright people is refused too: the world frame assumes a level floor.
+
 6. **Refit** after a first contact detection: :func:`ehps.world.floor_refit.refit_floor`.
 
 A point ``p`` has height ``n . p + d`` above the floor (``n`` points up, away from the floor);
@@ -66,6 +74,7 @@ class FloorConfig:
     huber: float = 0.02
     prior_m: float = 0.1
     max_tilt_deg: float = 30.0
+    lean_check_deg: float = 10.0
     ransac_iters: int = 300
     iterations: int = 3
     min_inliers: int = 12
@@ -143,6 +152,11 @@ class FloorFit:
     def height(self, points: np.ndarray) -> np.ndarray:
         """(..., 3) camera-frame points -> (...) heights above the floor (metres)."""
         return np.asarray(points) @ self.normal + self.offset
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle (degrees) between the unit vectors ``a`` and ``b``."""
+    return float(np.degrees(np.arccos(np.clip(a @ b, -1.0, 1.0))))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -346,20 +360,23 @@ def fit_floor(tracks: list[FootTrack], cfg: FloorConfig | None = None) -> FloorF
         normal, offset, inl, tol = _refine(points, init, prior, cfg)
     share, on = track_support(tracks, normal, offset, cfg)
     method, res = "pooled", points[inl] @ normal + offset
-    if share < 1.0:
-        # Some tracks do not stand on the pooled plane: their depths disagree, or the plane
-        # is not the floor. Try the fit that tolerates per-track depth errors; keep whichever
-        # floor more of the tracks (by weight) stand on.
+    leans = _angle_deg(normal, prior) > cfg.lean_check_deg
+    if share < 1.0 or leans:
+        # Some tracks do not stand on the pooled plane (their depths disagree, or the plane is
+        # not the floor), or the plane leans under upright people. Try the fit that tolerates
+        # per-track depth errors; keep whichever floor more of the tracks (by weight) stand
+        # on, or the level one when the pooled plane leans and most tracks stand on it.
         alt = _shared_normal_fit(tracks, prior, normal, cfg)
-        if alt is not None and alt[0] > share + 1e-9:
+        if alt is not None and (alt[0] > share + 1e-9 or (
+                leans and alt[0] >= cfg.min_support
+                and _angle_deg(alt[3], prior) < _angle_deg(normal, prior))):
             share, on, method, normal, offset, inl, tol, points, where, res = alt
     fit = FloorFit(
         True, normal=normal, offset=float(offset), inliers=int(inl.sum()),
         candidates=len(points), residual_m=float(np.sqrt(np.mean(res**2))) if inl.any() else
         float("nan"), inlier_tol_m=tol, frames=len({(int(a), int(b)) for a, b in where[inl]}),
         tracks=len({int(a) for a in where[inl, 0]}),
-        body_tilt_deg=float(np.degrees(np.arccos(np.clip(normal @ prior, -1, 1)))),
-        method=method, support=share,
+        body_tilt_deg=_angle_deg(normal, prior), method=method, support=share,
         supporting=tuple(tr.track_id for tr, o in zip(tracks, on) if o and tr.usable.any()),
         disagreeing=tuple(tr.track_id for tr, o in zip(tracks, on) if not o and tr.usable.any()),
     )
@@ -378,6 +395,12 @@ def fit_floor(tracks: list[FootTrack], cfg: FloorConfig | None = None) -> FloorF
     elif fit.body_tilt_deg > cfg.max_tilt_deg:
         fit.ok, fit.reason = False, (f"the people lean {fit.body_tilt_deg:.0f} degrees from the "
                                      "plane's normal: nobody is standing on it")
+    elif fit.body_tilt_deg > cfg.lean_check_deg:
+        fit.ok, fit.reason = False, (
+            f"the plane through the feet leans {fit.body_tilt_deg:.0f} degrees from the "
+            f"people's up axis (at most {cfg.lean_check_deg:g}), and no level floor has most "
+            "of them standing on it: their depths disagree (errors that grow with distance), "
+            "or the floor slopes")
     elif fit.pelvis_height_m < cfg.min_pelvis_m:
         fit.ok, fit.reason = False, (f"the pelvis is {fit.pelvis_height_m:.2f} m above the plane"
                                      ": nobody is standing on it")
