@@ -75,6 +75,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "segmin32": {"segment_min_px": 32.0},
     "split": {"segment_split": True},
     "nosplit": {"segment_split": False},
+    "rounds": {"segment_rounds": 2},
+    "inside": {"segment_inside": 0.8},
+    "lwin": {"leftover_sides": (1 / 2, 1 / 4)},
+    "lwin4": {"leftover_sides": (1 / 4,)},
+    "lwin48": {"leftover_sides": (1 / 4, 1 / 8)},
+    "lcov50": {"leftover_cover": 0.5},
 }
 
 
