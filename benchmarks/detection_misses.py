@@ -6,8 +6,10 @@ For each missed person the search is traced (every landmark-model call, tagged w
 step that made it: detector proposals, face proposals, face-free proposals) and the miss is put in
 the first class that fits:
 
-- ``dropped``: a candidate matching the person (box IoU >= 0.5 with its visible or clipped
-  amodal box) was verified but the duplicate / part / size rules removed it;
+- ``shared``: a person found matches them (box IoU >= 0.5 with their visible or clipped
+  amodal box) but was matched to an overlapping neighbour (one box for two people);
+- ``dropped``: a candidate matching the person was verified but the duplicate / part / size
+  rules removed it;
 - ``refused:<check>``: a face-free landmark crop matched the person but the first failing check
   of the face-free verification (presence, agreement, swallow, min_px, blob_fit) refused it;
 - ``det_presence``: a detector or face crop matched the person with presence under
@@ -146,7 +148,9 @@ def main() -> None:
                 prob = det.selfie_segmenter(pyramid, segment_windows(h, w), stride)
                 known = [p.pose for p in people]
             cause = ""
-            if any(fits(c.pose) >= 0.5 for c in state["pre"]):
+            if any(fits(c.pose) >= 0.5 for c in people):
+                cause = "shared"  # the candidate matching them was matched to a neighbour
+            elif any(fits(c.pose) >= 0.5 for c in state["pre"]):
                 cause = "dropped"
             segs = [p for ph, p in state["calls"] if ph == "segment" and fits(p) >= 0.5]
             if not cause and segs:
