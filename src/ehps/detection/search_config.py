@@ -83,6 +83,11 @@ class SearchConfig:
             image, where the leftover covers at least ``leftover_cover`` of the window, get a
             face-free landmark crop (a blob too big for one crop); empty = none.
         leftover_cover: see ``leftover_sides``.
+        segment_presence_agreed: a face-free candidate with presence under
+            ``segment_presence`` still counts when its presence exceeds this and the segmenter
+            sees at least ``segment_agreement_high`` of its mask (two models nearly sure);
+            1.0 = off.
+        segment_agreement_high: see ``segment_presence_agreed``.
     """
 
     tile_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
@@ -115,6 +120,8 @@ class SearchConfig:
     segment_inside: float = 0.0
     leftover_sides: tuple[float, ...] = ()
     leftover_cover: float = 0.3
+    segment_presence_agreed: float = 1.0
+    segment_agreement_high: float = 0.8
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
@@ -129,6 +136,10 @@ class SearchConfig:
                              "leftover_sides must be fractions in (0, 1]")
         if self.segment_rounds < 0 or not 0.0 <= self.segment_inside <= 1.0:
             raise ValueError("segment_rounds must be >= 0 and segment_inside in [0, 1]")
+        if not (0.0 <= self.segment_presence_agreed <= 1.0
+                and 0.0 <= self.segment_agreement_high <= 1.0):
+            raise ValueError("segment_presence_agreed and segment_agreement_high must be in "
+                             "[0, 1]")
         if not 0.0 < self.leftover_cover <= 1.0:
             raise ValueError(f"leftover_cover must be in (0, 1], got {self.leftover_cover}")
         if not (0.0 <= self.segment_presence <= 1.0 and 0.0 <= self.segment_agreement <= 1.0):

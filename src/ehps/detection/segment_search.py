@@ -17,7 +17,9 @@ Proposal sources, in order (each tunable in :class:`~ehps.detection.search_confi
    window, most covered first; a blob too big for one crop (a group, or a person merged with a
    person-coloured background) is searched at the scale of a person.
 
-Every candidate must have presence above ``segment_presence``, a box of at least
+Every candidate must have presence above ``segment_presence`` (or above
+``segment_presence_agreed`` with the segmenter seeing ``segment_agreement_high`` of it), a box
+of at least
 ``segment_min_px``, the segmenter's agreement with its own mask (``segment_agreement``), and must
 not swallow a person found already; window candidates must also lie mostly on the leftover (a new
 person, not one found already).
@@ -87,8 +89,11 @@ class SegmentSearch:
             return []  # nothing left, or the segmenter fails on this image (a close-up object)
 
         def accepted(c: Any) -> bool:
-            return (float(person_box(c.pose, [], h, w)[2:].max()) >= cfg.segment_min_px
-                    and mask_agreement(c.pose, prob, stride) >= cfg.segment_agreement
+            if float(person_box(c.pose, [], h, w)[2:].max()) < cfg.segment_min_px:
+                return False
+            agree = mask_agreement(c.pose, prob, stride)
+            sure = c.score > cfg.segment_presence or agree >= cfg.segment_agreement_high
+            return (sure and agree >= cfg.segment_agreement
                     and not any(silhouette_inside(p.pose, c.pose, h, w) >= 0.5 for p in people))
 
         def leftover(found: list[Any]) -> np.ndarray:
@@ -203,4 +208,6 @@ class SegmentSearch:
             second = self.pose_landmarker(pyramid, again)
             if second.score > pose.score:
                 pose = second
-        return pose if pose.score > self.search_config.segment_presence else None
+        cfg = self.search_config
+        least = min(cfg.segment_presence, cfg.segment_presence_agreed)
+        return pose if pose.score > least else None
