@@ -19,6 +19,8 @@ the first class that fits:
   person but the masks of found people explain it (``explained``), or the segmenter did not see
   them (``unseen``).
 
+False positives are listed too, with the step that proposed them.
+
 An oracle column gives the landmark model's presence and box IoU on a crop of 1.3x the true
 visible box (can the model verify this person at all?).
 
@@ -39,6 +41,8 @@ from typing import Any
 import numpy as np
 
 CHECK_ORDER = ("presence", "min_px", "agreement", "swallow")
+#: The detector score the face-free step gives its candidates, by source.
+SOURCES = {0.5: "face-free blob", 0.4: "face-free border window", 0.3: "face-free leftover window"}
 
 
 def _trace(det: Any) -> dict[str, Any]:
@@ -122,6 +126,12 @@ def main() -> None:
         people = det._find_people(pyramid)
         boxes = np.asarray([person_box(p.pose, [], h, w) for p in people]).reshape(-1, 4)
         match = match_scene(boxes, np.array([p.score for p in people]), scene)
+        for d, st in enumerate(match.detection_status):
+            if st == "fp":
+                source = SOURCES.get(round(people[d].det_score, 2), "detector/face")
+                causes["false positive"] += 1
+                print(f"scene {scene.index:2d} FP box={boxes[d].round(0).astype(int).tolist()} "
+                      f"presence {people[d].score:.3f} from {source}", flush=True)
         prob = None
         for j, (truth, found) in enumerate(zip(scene.people, match.found)):
             if truth.ignore or truth.height_px < args.min_height:
