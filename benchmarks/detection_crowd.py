@@ -82,6 +82,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lwin4": {"leftover_sides": (1 / 4,)},
     "lwin48": {"leftover_sides": (1 / 4, 1 / 8)},
     "lcov50": {"leftover_cover": 0.5},
+    "lcov15": {"leftover_cover": 0.15},
     "agreed95": {"segment_presence_agreed": 0.95},
     "agreed90": {"segment_presence_agreed": 0.90},
 }

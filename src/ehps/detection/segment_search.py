@@ -8,9 +8,11 @@ Proposal sources, in order (each tunable in :class:`~ehps.detection.search_confi
    of 1.2x and 1.5x the blob's long side; the result whose person box fits the blob best counts
    (box IoU >= 0.3, or, with ``segment_inside``, a box lying that much inside a blob bigger than
    one person: one of several people the segmenter merged).
-2. **Re-looking** (``segment_rounds``): the masks of the people just verified are removed from
-   the leftover and its new blobs are tried again (two overlapping people make one blob; once
-   one of them is found, the other is a blob of their own).
+2. **Re-looking** (``segment_rounds``): the masks of the people just verified, and of blob
+   crops that saw a person found already again, are removed from the leftover and its new blobs
+   are tried (two overlapping people make one blob; once one of them is found, the other is a
+   blob of their own; a found person's second mask explains segmenter pixels its first did not
+   and that joined a new person's blob).
 3. **Border windows** (``border_sides``): people cut by the image border.
 4. **Leftover windows** (``leftover_sides``): square windows of those sizes (fractions of the
    long side) over the image where the leftover covers at least ``leftover_cover`` of the
@@ -96,9 +98,12 @@ class SegmentSearch:
             return (sure and agree >= cfg.segment_agreement
                     and not any(silhouette_inside(p.pose, c.pose, h, w) >= 0.5 for p in people))
 
+        def reseen(c: Any) -> bool:  # a second view of a person found already
+            return any(silhouette_inside(p.pose, c.pose, h, w) >= 0.5 for p in people)
+
         def leftover(found: list[Any]) -> np.ndarray:
-            return leftover_mask(prob, [p.pose for p in people]
-                                 + [c.pose for c in found if accepted(c)], stride)
+            return leftover_mask(prob, [p.pose for p in people] + [
+                c.pose for c in found if accepted(c) or reseen(c)], stride)
 
         min_side = max(cfg.min_box_px, 1.0)
         found: list[Any] = []
@@ -115,9 +120,9 @@ class SegmentSearch:
                         [blob[0] + k * half, blob[1], half, blob[3]])) for k in (0, 1)]
                 new += [Candidate(p, 0.5, p.score) for p in poses if p is not None]
             found += new
-            if rnd == cfg.segment_rounds or not any(accepted(c) for c in new):
+            if rnd == cfg.segment_rounds or not any(accepted(c) or reseen(c) for c in new):
                 break
-            left = leftover(found)  # look again without the people just found
+            left = leftover(found)  # look again without the people just found (or seen again)
             blobs = [b for b in blob_boxes(left, stride, min_side_px=min_side)
                      if all(box_iou_xywh(b, t) < 0.8 for t in tried)]
         windows = [win for win in border_windows(h, w, cfg.border_sides)
