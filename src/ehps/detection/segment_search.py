@@ -16,7 +16,8 @@ Proposal sources, in order (each tunable in :class:`~ehps.detection.search_confi
 3. **Border windows** (``border_sides``): people cut by the image border.
 4. **Leftover windows** (``leftover_sides``): square windows of those sizes (fractions of the
    long side) over the image where the leftover covers at least ``leftover_cover`` of the
-   window, most covered first; a blob too big for one crop (a group, or a person merged with a
+   window, the biggest windows first (a whole person before their parts), most covered first;
+   a blob too big for one crop (a group, or a person merged with a
    person-coloured background) is searched at the scale of a person.
 
 Every candidate must have presence above ``segment_presence`` (or above
@@ -161,7 +162,9 @@ class SegmentSearch:
         windows = [win for win in windows if cells_in_window(left, stride, win) >= need(win)]
         windows = uncovered_windows(windows, [person_box(p.pose, [], h, w) for p in known],
                                     h, w, 0.5)
-        windows.sort(key=lambda win: -cells_in_window(left, stride, win) / max(need(win), 1.0))
+        # big windows first (a whole person before their parts), most covered first
+        windows.sort(key=lambda win: (-win.w, -cells_in_window(left, stride, win)
+                                      / max(need(win), 1.0)))
         out: list[Any] = []
         for win in windows:
             if cells_in_window(left, stride, win) < need(win):
