@@ -16,7 +16,8 @@ true / false positives on the 8 frames whose pedestrians were counted by eye.
 Configurations (``--configs``): ``auto@before``, ``wide@before``, ``dense@before`` (the
 detector before issue 19), ``auto@r1``, ``dense@r1``, ... (the detector of issue 19's first round,
 main at a1001fb: today's without the changes of :data:`ROUND1`), ``auto@r2``, ``dense@r2`` (the
-second round's, main at 9ecd0e9: without the face-free proposals, :data:`ROUND2`), ``auto``,
+second round's, main at 9ecd0e9: without the face-free proposals, :data:`ROUND2`), ``auto@r3``,
+``dense@r3`` (the third round's, main at 80116b8: :data:`ROUND3` undone), ``auto``,
 ``wide``, ``dense``,
 ``full`` (today's), and
 ``<mode>@<variant>[+<variant>]`` single changes on top of the old search (``VARIANTS``: more tile
@@ -75,11 +76,24 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "segmin32": {"segment_min_px": 32.0},
     "split": {"segment_split": True},
     "nosplit": {"segment_split": False},
+    "rounds": {"segment_rounds": 2},
+    "inside": {"segment_inside": 0.8},
+    "lwin": {"leftover_sides": (1 / 2, 1 / 4)},
+    "lwin4": {"leftover_sides": (1 / 4,)},
+    "lwin48": {"leftover_sides": (1 / 4, 1 / 8)},
+    "lcov50": {"leftover_cover": 0.5},
+    "lcov15": {"leftover_cover": 0.15},
+    "agreed95": {"segment_presence_agreed": 0.95},
+    "agreed90": {"segment_presence_agreed": 0.90},
 }
 
 
+#: What issue 19's fourth round added (``<mode>@r3`` undoes it: the search of the third round,
+#: main at 80116b8).
+ROUND3: dict[str, Any] = {"segment_rounds": 0, "segment_inside": 0.0, "leftover_sides": (),
+                          "segment_presence_agreed": 1.0}
 #: What issue 19's third round added (``<mode>@r2`` undoes it: the search of the second round).
-ROUND2: dict[str, Any] = {"segment_proposals": False}
+ROUND2: dict[str, Any] = {"segment_proposals": False, **ROUND3}
 #: What today's search changes against issue 19's first round (``<mode>@r1`` undoes it).
 ROUND1: dict[str, Any] = {"part_silhouette": 0.0, "zoom_score": 0.0, "min_box_px": 0.0, **ROUND2}
 
@@ -102,6 +116,8 @@ def make_detector(name: str, threads: int) -> Any:
         return MediapipeDetector(search_config=replace(SearchConfig(), **ROUND1), **common)
     if when == "r2":
         return MediapipeDetector(search_config=replace(SearchConfig(), **ROUND2), **common)
+    if when == "r3":
+        return MediapipeDetector(search_config=replace(SearchConfig(), **ROUND3), **common)
     if not when:
         return MediapipeDetector(**common)
     search, detector = {}, {"duplicate_iou": 0.35}

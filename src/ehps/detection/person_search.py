@@ -28,9 +28,10 @@ baseline` reproduces the search before issue 19):
    person's head region) becomes a landmark crop (:func:`ehps.detection.face_detector.
    roi_from_face`) and is verified like the others.
 4b. **Face-free proposals** (:attr:`SearchConfig.segment_proposals`, ``"auto"`` and
-    ``"dense"``): the selfie segmenter's blobs that no person found so far explains, and windows
-    on the image border, verified by the landmark model *and* the segmenter
-    (:mod:`ehps.detection.segment_proposals`): people cut by the border, turned away or hidden.
+    ``"dense"``): the selfie segmenter's blobs that no person found so far explains (looked at
+    again once the people they held are removed), windows on the image border and windows where
+    the segmenter's leftover is, verified by the landmark model *and* the segmenter
+    (:mod:`ehps.detection.segment_search`): people cut by the border, turned away or hidden.
 5. **Duplicates**: landmark sets whose median point distance is below ``duplicate_distance`` of
    the body size, or whose silhouettes overlap more than ``duplicate_iou``, are one person.
 6. **Parts**: a candidate lying inside the silhouette of a person at least twice its size (its
@@ -50,7 +51,6 @@ from ehps.detection.face_detector import roi_from_face
 from ehps.detection.landmarks import PoseResult
 from ehps.detection.people import (
     body_size,
-    box_iou_xywh,
     circle_in_window,
     mask_coverage,
     person_box,
@@ -69,16 +69,7 @@ from ehps.detection.search import (
     tile_windows,
 )
 from ehps.detection.search_config import SearchConfig
-from ehps.detection.segment_proposals import (
-    blob_boxes,
-    border_windows,
-    cells_in_window,
-    leftover_mask,
-    map_stride,
-    mask_agreement,
-    segment_windows,
-    touches_border,
-)
+from ehps.detection.segment_search import SegmentSearch
 from ehps.detection.ssd import weighted_nms
 
 __all__ = ["SearchConfig", "PersonSearch", "merge_circles", "uncovered_windows", "head_region",
@@ -170,7 +161,7 @@ class Candidate:
     box_index: int | None = None
 
 
-class PersonSearch:
+class PersonSearch(SegmentSearch):
     """The person search of :class:`~ehps.detection.MediapipeDetector` (module docstring).
 
     A mixin: the detector provides ``search``, ``search_config``, ``min_score``,
@@ -365,70 +356,6 @@ class PersonSearch:
             found.append(Candidate(pose, float(score), pose.score))
             heads.append(head_region(pose.points))
         return found
-
-    def _segment_candidates(self, pyramid: ImagePyramid, people: list[Candidate]
-                            ) -> list[Candidate]:
-        """People without a face in view: segmenter blobs and border windows that the people
-        found so far do not explain, verified (:mod:`ehps.detection.segment_proposals`)."""
-        h, w = pyramid.shape[:2]
-        cfg = self.search_config
-        stride = map_stride(h, w)
-        prob = self.selfie_segmenter(pyramid, segment_windows(h, w), stride)
-        left = leftover_mask(prob, [p.pose for p in people], stride)
-        if not left.any() or left.mean() > 0.5:
-            return []  # nothing left, or the segmenter fails on this image (a close-up object)
-        found: list[Candidate] = []
-        for blob in blob_boxes(left, stride, min_side_px=max(cfg.min_box_px, 1.0)):
-            poses = [self._blob_pose(pyramid, blob)]
-            if poses[0] is None and cfg.segment_split and blob[2] > 0.5 * blob[3]:
-                half = blob[2] / 2.0  # two people side by side make one blob: try each half
-                poses = [self._blob_pose(pyramid, np.array([blob[0] + k * half, blob[1], half,
-                                                            blob[3]])) for k in (0, 1)]
-            found += [Candidate(p, 0.5, p.score) for p in poses if p is not None]
-        windows = [win for win in border_windows(h, w, cfg.border_sides)
-                   if cells_in_window(left, stride, win) >= 25]
-        if windows:
-            windows = uncovered_windows(windows, [person_box(p.pose, [], h, w)
-                                                  for p in people + found], h, w, 0.5)
-        for win in windows:
-            pose = self._segment_pose(pyramid, win)
-            if pose is not None and touches_border(person_box(pose, [], h, w), h, w):
-                found.append(Candidate(pose, 0.4, pose.score))
-        return [c for c in found
-                if float(person_box(c.pose, [], h, w)[2:].max()) >= cfg.segment_min_px
-                and mask_agreement(c.pose, prob, stride) >= cfg.segment_agreement
-                and not any(silhouette_inside(p.pose, c.pose, h, w) >= 0.5 for p in people)]
-
-    def _blob_pose(self, pyramid: ImagePyramid, blob: np.ndarray) -> PoseResult | None:
-        """The verified landmark result on crops of 1.2 and 1.5 times the blob's long side
-        whose person box overlaps the (4,) xywh blob best (IoU at least 0.3)."""
-        h, w = pyramid.shape[:2]
-        best: tuple[float, PoseResult] | None = None
-        for factor in (1.2, 1.5):
-            side = factor * float(blob[2:].max())
-            pose = self._segment_pose(pyramid, Roi(float(blob[0] + blob[2] / 2),
-                                                   float(blob[1] + blob[3] / 2), side, side))
-            if pose is None:
-                continue
-            fit = box_iou_xywh(person_box(pose, [], h, w), blob)
-            if fit >= 0.3 and (best is None or fit > best[0]):
-                best = (fit, pose)
-        return None if best is None else best[1]
-
-    def _segment_pose(self, pyramid: ImagePyramid, roi: Roi) -> PoseResult | None:
-        """Landmarks in ``roi`` and once more on the crop they imply (the better presence);
-        ``None`` below ``segment_presence``."""
-        if not usable_roi(roi):
-            return None
-        pose = self.pose_landmarker(pyramid, roi)
-        if pose.score < 0.5:
-            return None
-        again = roi_from_pose(pose)
-        if usable_roi(again):
-            second = self.pose_landmarker(pyramid, again)
-            if second.score > pose.score:
-                pose = second
-        return pose if pose.score > self.search_config.segment_presence else None
 
     def _big_enough(self, people: list[Candidate], h: int, w: int) -> list[Candidate]:
         """Candidates whose person box is at least ``min_box_px`` on its long side."""

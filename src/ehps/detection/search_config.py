@@ -73,6 +73,21 @@ class SearchConfig:
         segment_split: a blob that no crop verifies is tried again as its left and right
             halves (two people side by side make one blob). Off: on 60 crowd scenes it found
             one more person for one more false positive, at about x1.15 the time.
+        segment_rounds: after the blobs' people are verified, their masks are removed from the
+            leftover and the new blobs tried, up to this many more times (two overlapping
+            people make one blob); 0 = once.
+        segment_inside: a blob crop whose person box does not fit the blob (IoU < 0.3) still
+            counts when at least this fraction of its box lies inside the blob (one person of
+            several the segmenter merged); 0 = off.
+        leftover_sides: square windows of these sizes (fractions of the long side) over the
+            image, where the leftover covers at least ``leftover_cover`` of the window, get a
+            face-free landmark crop (a blob too big for one crop); empty = none.
+        leftover_cover: see ``leftover_sides``.
+        segment_presence_agreed: a face-free candidate with presence under
+            ``segment_presence`` still counts when its presence exceeds this and the segmenter
+            sees at least ``segment_agreement_high`` of its mask (two models nearly sure);
+            1.0 = off.
+        segment_agreement_high: see ``segment_presence_agreed``.
     """
 
     tile_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
@@ -101,6 +116,12 @@ class SearchConfig:
     segment_agreement: float = 0.5
     segment_min_px: float = 64.0
     segment_split: bool = False
+    segment_rounds: int = 0
+    segment_inside: float = 0.0
+    leftover_sides: tuple[float, ...] = ()
+    leftover_cover: float = 0.3
+    segment_presence_agreed: float = 1.0
+    segment_agreement_high: float = 0.8
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
@@ -109,9 +130,18 @@ class SearchConfig:
         if self.merge not in ("circles", "weighted"):
             raise ValueError(f"merge must be 'circles' or 'weighted', got {self.merge!r}")
         if any(not 0.0 < s <= 1.0 for s in (*self.tile_sides, *self.dense_sides,
-                                             *self.face_sides, *self.border_sides)):
-            raise ValueError("tile_sides, dense_sides, face_sides and border_sides must be "
-                             "fractions in (0, 1]")
+                                             *self.face_sides, *self.border_sides,
+                                             *self.leftover_sides)):
+            raise ValueError("tile_sides, dense_sides, face_sides, border_sides and "
+                             "leftover_sides must be fractions in (0, 1]")
+        if self.segment_rounds < 0 or not 0.0 <= self.segment_inside <= 1.0:
+            raise ValueError("segment_rounds must be >= 0 and segment_inside in [0, 1]")
+        if not (0.0 <= self.segment_presence_agreed <= 1.0
+                and 0.0 <= self.segment_agreement_high <= 1.0):
+            raise ValueError("segment_presence_agreed and segment_agreement_high must be in "
+                             "[0, 1]")
+        if not 0.0 < self.leftover_cover <= 1.0:
+            raise ValueError(f"leftover_cover must be in (0, 1], got {self.leftover_cover}")
         if not (0.0 <= self.segment_presence <= 1.0 and 0.0 <= self.segment_agreement <= 1.0):
             raise ValueError("segment_presence and segment_agreement must be in [0, 1]")
         if not 0.0 < self.zoom_side <= 1.0 or self.zoom_max < 0 or self.zoom_score < 0.0:
@@ -126,4 +156,5 @@ class SearchConfig:
                    tile_min_score=0.5, auto_policy="large_person", merge="weighted",
                    refine=False, face_sides=(), tile_border=0.0, contained=0.0,
                    part_silhouette=0.0, zoom_score=0.0, min_box_px=0.0,
-                   segment_proposals=False, border_sides=())
+                   segment_proposals=False, border_sides=(), segment_rounds=0,
+                   segment_inside=0.0, leftover_sides=())

@@ -1,0 +1,125 @@
+"""The face-free step's search (:mod:`ehps.detection.segment_search`): which blobs and windows
+get landmark crops, with a fake segmenter and recorded verifiers (no model runs), against
+geometry worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ehps.detection.roi import ImagePyramid, Roi
+from ehps.detection.segment_search import box_inside
+
+
+def _pose(x0, y0, x1, y1):
+    """A PoseResult whose landmarks sit at the centre of, and whose person mask is, the
+    rectangle x0..x1, y0..y1 (mask over a square crop around it)."""
+    from ehps.detection.landmarks import PoseResult
+
+    side = 1.2 * max(x1 - x0, y1 - y0)
+    roi = Roi((x0 + x1) / 2, (y0 + y1) / 2, side, side)
+    n = 256
+    u = roi.cx - roi.w / 2 + (np.arange(n) + 0.5) * roi.w / n
+    v = roi.cy - roi.h / 2 + (np.arange(n) + 0.5) * roi.h / n
+    inside = (u[None, :] >= x0) & (u[None, :] < x1) & (v[:, None] >= y0) & (v[:, None] < y1)
+    points = np.tile([(x0 + x1) / 2, (y0 + y1) / 2, 0.0], (33, 1))
+    return PoseResult(points=points, visibility=np.ones(33), presence=np.ones(33),
+                      auxiliary=np.zeros((2, 2)), world=np.zeros((33, 3)), score=0.999,
+                      roi=roi, mask_logits=np.where(inside, 5.0, -5.0).astype(np.float32),
+                      mask_roi=roi)
+
+
+def _fake(prob, **config):
+    from ehps.detection.person_search import PersonSearch, SearchConfig
+
+    class Fake(PersonSearch):
+        search = "auto"
+
+        def __init__(self):
+            self.search_config = SearchConfig(border_sides=(), **config)
+            self.selfie_segmenter = lambda pyr, wins, stride: prob
+            self.blobs, self.windows = [], []
+            self.blob_answers, self.window_answers = [], []
+
+        def _blob_pose(self, pyramid, blob):
+            self.blobs.append(np.round(blob).tolist())
+            return self.blob_answers.pop(0) if self.blob_answers else None
+
+        def _segment_pose(self, pyramid, roi):
+            self.windows.append((round(roi.cx), round(roi.cy), round(roi.w)))
+            return self.window_answers.pop(0) if self.window_answers else None
+
+    return Fake()
+
+
+def test_box_inside():
+    assert box_inside(np.array([0, 0, 10, 10]), np.array([5, 0, 20, 20])) == pytest.approx(0.5)
+    assert box_inside(np.array([0, 0, 10, 10]), np.array([-5, -5, 30, 30])) == 1.0
+    assert box_inside(np.array([0, 0, 10, 10]), np.array([20, 20, 5, 5])) == 0.0
+    assert box_inside(np.array([0, 0, 0, 10]), np.array([0, 0, 5, 5])) == 0.0
+
+
+def test_the_leftover_is_looked_at_again_without_the_person_found():
+    """Two people in one 120 x 100 px blob (x 80-200, y 40-140): the first crop verifies the
+    left one (mask x 80-140); with ``segment_rounds`` the rest of the blob (its cells right of
+    the mask grown by 2 cells of 2 px: x 144-200) is a blob of its own and gets crops."""
+    image = np.zeros((200, 300, 3), np.uint8)
+    prob = np.zeros((100, 150), np.float32)
+    prob[20:70, 40:100] = 0.9
+    for rounds, asked in ((0, [[80, 40, 120, 100]]),
+                          (2, [[80, 40, 120, 100], [144, 40, 56, 100]])):
+        s = _fake(prob, segment_rounds=rounds)
+        s.blob_answers = [_pose(80, 40, 140, 140)]
+        found = s._segment_candidates(ImagePyramid(image), [])
+        assert s.blobs == asked
+        assert len(found) == 1
+
+
+def test_leftover_windows_go_most_covered_first_and_skip_what_a_person_explains():
+    """A 100 x 100 px leftover (x 100-200, y 50-150) in a 200 x 400 image, windows of 1/4 of
+    the long side (100 px, centres 50 px apart), cover 0.3: the window on it (150, 100) holds
+    all of it, the four beside it half of it (1250 of 2500 cells >= 750), the diagonal ones a
+    quarter (too little). Nobody verified: all five are asked, the full one first. The first
+    one verifies a person whose mask is the whole leftover: nothing else is asked."""
+    image = np.zeros((200, 400, 3), np.uint8)
+    prob = np.zeros((100, 200), np.float32)
+    prob[25:75, 50:100] = 0.9
+    s = _fake(prob, leftover_sides=(0.25,))
+    assert s._segment_candidates(ImagePyramid(image), []) == []
+    assert s.blobs == [[100, 50, 100, 100]]
+    assert s.windows[0] == (150, 100, 100)
+    assert sorted(s.windows[1:]) == [(100, 100, 100), (150, 50, 100), (150, 150, 100),
+                                     (200, 100, 100)]
+    s = _fake(prob, leftover_sides=(0.25,))
+    s.window_answers = [_pose(100, 50, 200, 150)]
+    found = s._segment_candidates(ImagePyramid(image), [])
+    assert s.windows == [(150, 100, 100)] and len(found) == 1
+
+
+def test_a_window_person_must_stand_on_the_leftover():
+    """The segmenter sees two regions (x 100-200 and x 240-320); a person found already (mask
+    x 240-320) explains the second. A window's verified result on the second region (mask
+    x 260-300, y 70-130: too little of the known person inside it to swallow them) is a new
+    person only while that region is leftover."""
+    from ehps.detection.person_search import Candidate
+
+    image = np.zeros((200, 400, 3), np.uint8)
+    prob = np.zeros((100, 200), np.float32)
+    prob[25:75, 50:100] = 0.9
+    prob[25:75, 120:160] = 0.9
+    for known, expected in (([], 1), ([Candidate(_pose(240, 50, 320, 150), 0.9, 0.99)], 0)):
+        s = _fake(prob, leftover_sides=(0.25,), segment_min_px=0.0)
+        s.window_answers = [_pose(260, 70, 300, 130)]
+        assert len(s._segment_candidates(ImagePyramid(image), known)) == expected
+        assert len(s.windows) >= 1
+
+
+def test_config_validates_the_new_fields():
+    from ehps.detection.person_search import SearchConfig
+
+    for bad in ({"segment_rounds": -1}, {"segment_inside": 1.5}, {"leftover_sides": (0.0,)},
+                {"leftover_cover": 0.0}):
+        with pytest.raises(ValueError):
+            SearchConfig(**bad)
+    base = SearchConfig.baseline()
+    assert base.segment_rounds == 0 and base.leftover_sides == () and base.segment_inside == 0
