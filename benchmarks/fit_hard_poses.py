@@ -13,7 +13,8 @@ ordinary set; seconds per fit; ratios against the first configuration.
 Configurations (``--configs``, comma-separated, the first is the reference): ``baseline`` (the
 fitter before issue 19), ``default`` (today's defaults), and single levers on top of the
 baseline (``FitConfig.levers()``: ``+mixture``, ``+world_x2``, ``+starts``, ...) or on top of
-today's defaults (``d+starts``, ``d+flip``, ``d+m30``, ``d+m15``). A suffix ``@<tta>`` picks the
+today's defaults (``d+starts``, ``d+flip``, ``d+m30``, ``d+m15``, ``d+vis30/50/70``: the
+visibility floor of the body confidences). A suffix ``@<tta>`` picks the
 landmark variant the configuration fits (``MediapipeDetector(pose_tta=...)``: ``none``,
 ``flip-mean``, ``flip``; without a suffix, the detector's default): ``default@none,default@flip``
 compares two landmark variants under one fitter. Each image is detected once per variant.
@@ -48,6 +49,9 @@ def configs() -> dict[str, Any]:
         "d+flip": replace(now, starts=("world", "flip")),
         "d+m30": replace(now, mixture_weight=0.3),
         "d+m15": replace(now, mixture_weight=0.15),
+        "d+vis30": replace(now, visibility_floor=0.3),
+        "d+vis50": replace(now, visibility_floor=0.5),
+        "d+vis70": replace(now, visibility_floor=0.7),
     }
     return ({"baseline": FitConfig.baseline(), "default": now} | FitConfig.levers()
             | on_default)
