@@ -101,5 +101,6 @@ def test_detector_option():
     from ehps.detection import MediapipeDetector
 
     assert MediapipeDetector.baseline().pose_tta == "none"
+    assert MediapipeDetector().pose_tta == "none"  # measured: not better beyond noise
     with pytest.raises(ValueError, match="pose_tta"):
         MediapipeDetector(pose_tta="twice")

@@ -11,14 +11,14 @@ Pipeline per image (all coordinates in original-image pixels):
    faces no person explains, and deduplicated (landmark sets whose median point distance is
    below ``duplicate_distance`` times the body size, or whose silhouettes overlap with an IoU
    above ``duplicate_iou``, are one person; the higher detector x presence score is kept).
-2. Test-time augmentation of each person's body landmarks (``pose_tta``, default ``"flip"``):
-   the landmark model also runs on the mirrored crop and the two answers are merged
+2. Optional test-time augmentation of each person's body landmarks (``pose_tta``, off by
+   default): the landmark model also runs on the mirrored crop and the two answers are merged
    (:mod:`ehps.detection.pose_tta`).
 3. Hands and face per person, exactly as mediapipe's Holistic graph derives them from the pose
    (see :mod:`ehps.detection.landmarks`); if both hand crops converged on one hand, the side
    whose hand wrist is nearer its pose wrist keeps it.
 
-With ``search="full"``, ``pose_tta="none"`` and one person this reproduces
+With ``search="full"`` and one person this reproduces
 ``mp.solutions.holistic.Holistic(static_image_mode=True, model_complexity=1)`` (body landmarks to a
 fraction of a pixel on the bundled photos; see ``tests/detection``).
 """
@@ -91,10 +91,11 @@ class MediapipeDetector(PersonSearch):
         search_config: tiles, merging, face proposals, refinement of the person search
             (default :class:`~ehps.detection.person_search.SearchConfig`).
         pose_tta: test-time augmentation of each found person's body landmarks (step 2):
-            ``"flip"`` (default) also runs the landmark model on the mirrored crop and merges
-            the two answers, lowering the confidence where they disagree; ``"flip-mean"``
-            merges without that; ``"none"`` is mediapipe's single pass (see
-            :mod:`ehps.detection.pose_tta`).
+            ``"none"`` (default) is mediapipe's single pass; ``"flip-mean"`` also runs the
+            landmark model on the mirrored crop and keeps the mean of the two answers;
+            ``"flip"`` also lowers the confidence where they disagree (see
+            :mod:`ehps.detection.pose_tta`; on the hard-pose set neither beat the single pass
+            beyond noise).
 
     Raises:
         MissingDependencyError: mediapipe or ai-edge-litert is not installed.
@@ -113,7 +114,7 @@ class MediapipeDetector(PersonSearch):
         duplicate_iou: float = 0.35,
         num_threads: int = 2,
         search_config: SearchConfig | None = None,
-        pose_tta: str = "flip",
+        pose_tta: str = "none",
     ) -> None:
         if search not in SEARCH_MODES:
             raise ValueError(f"search must be one of {SEARCH_MODES}, got {search!r}")
