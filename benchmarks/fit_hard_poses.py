@@ -14,7 +14,8 @@ Configurations (``--configs``, comma-separated, the first is the reference): ``b
 fitter before issue 19), ``default`` (today's defaults), and single levers on top of the
 baseline (``FitConfig.levers()``: ``+mixture``, ``+world_x2``, ``+starts``, ...) or on top of
 today's defaults (``d+starts``, ``d+flip``, ``d+m30``, ``d+m15``, ``d+vis30/50/70``: the
-visibility floor of the body confidences). A suffix ``@<tta>`` picks the
+visibility floor of the body confidences; ``d-vis``: today's defaults without it, i.e. the
+default fitter before the floor). A suffix ``@<tta>`` picks the
 landmark variant the configuration fits (``MediapipeDetector(pose_tta=...)``: ``none``,
 ``flip-mean``, ``flip``; without a suffix, the detector's default): ``default@none,default@flip``
 compares two landmark variants under one fitter. Each image is detected once per variant.
@@ -49,6 +50,7 @@ def configs() -> dict[str, Any]:
         "d+flip": replace(now, starts=("world", "flip")),
         "d+m30": replace(now, mixture_weight=0.3),
         "d+m15": replace(now, mixture_weight=0.15),
+        "d-vis": replace(now, visibility_floor=0.0),  # today's fitter without the floor
         "d+vis30": replace(now, visibility_floor=0.3),
         "d+vis50": replace(now, visibility_floor=0.5),
         "d+vis70": replace(now, visibility_floor=0.7),
