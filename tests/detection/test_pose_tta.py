@@ -94,6 +94,9 @@ def test_merge_flipped_means_and_down_weights_the_disagreeing_landmark():
     assert m.score == a.score and m.roi == a.roi
     plain_mean = merge_flipped(a, b, down_weight=False)
     np.testing.assert_allclose(plain_mean.visibility, 0.8)
+    only_2d = merge_flipped(a, b, down_weight=False, world=False)
+    np.testing.assert_array_equal(only_2d.world, a.world)
+    np.testing.assert_allclose(only_2d.points, m.points)
 
 
 def test_detector_option():

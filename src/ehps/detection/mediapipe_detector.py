@@ -93,7 +93,8 @@ class MediapipeDetector(PersonSearch):
         pose_tta: test-time augmentation of each found person's body landmarks (step 2):
             ``"none"`` (default) is mediapipe's single pass; ``"flip-mean"`` also runs the
             landmark model on the mirrored crop and keeps the mean of the two answers;
-            ``"flip"`` also lowers the confidence where they disagree (see
+            ``"flip"`` also lowers the confidence where they disagree; ``"flip-2d"`` averages
+            the image points only (see
             :mod:`ehps.detection.pose_tta`; on the hard-pose set neither beat the single pass
             beyond noise).
 
@@ -333,7 +334,8 @@ class MediapipeDetector(PersonSearch):
         if self.pose_tta == "none":
             return pose
         mirrored = self.pose_landmarker(pyramid, pose.roi, flip=True)
-        return merge_flipped(pose, mirrored, down_weight=self.pose_tta == "flip")
+        return merge_flipped(pose, mirrored, down_weight=self.pose_tta == "flip",
+                             world=self.pose_tta != "flip-2d")
 
     def _complete(self, pyramid: ImagePyramid, person: Candidate, hands: bool | None = None,
                   face: bool | None = None) -> PersonLandmarks:

@@ -24,8 +24,9 @@ __all__ = ["POSE_TTA_MODES", "disagreement_weight", "merge_flipped", "body_size"
 
 #: ``"none"``: the landmark model once (mediapipe's behaviour); ``"flip-mean"``: mean of the plain
 #: and the mirrored answers; ``"flip"``: that mean with the confidence of disagreeing landmarks
-#: lowered (:func:`disagreement_weight`).
-POSE_TTA_MODES: tuple[str, ...] = ("none", "flip-mean", "flip")
+#: lowered (:func:`disagreement_weight`); ``"flip-2d"``: the mean of the image points only (the
+#: world landmarks of the plain pass).
+POSE_TTA_MODES: tuple[str, ...] = ("none", "flip-mean", "flip", "flip-2d")
 
 #: Landmarks that size the body: shoulders, hips, knees, ankles (BlazePose indices).
 _SIZE_POINTS = (11, 12, 23, 24, 25, 26, 27, 28)
@@ -64,7 +65,7 @@ def disagreement_weight(points_a: np.ndarray, points_b: np.ndarray, size_px: flo
 
 
 def merge_flipped(plain: PoseResult, mirrored: PoseResult, down_weight: bool = True,
-                  scale: float = 0.08) -> PoseResult:
+                  scale: float = 0.08, world: bool = True) -> PoseResult:
     """Consensus of the landmark model's answers on a crop and on its mirror image.
 
     Args:
@@ -72,6 +73,7 @@ def merge_flipped(plain: PoseResult, mirrored: PoseResult, down_weight: bool = T
         mirrored: the answer on the mirrored crop, already mapped back (same ``roi``).
         down_weight: multiply each landmark's visibility by :func:`disagreement_weight`.
         scale: see :func:`disagreement_weight` (fraction of :func:`body_size`).
+        world: average the world landmarks too (else keep those of ``plain``).
 
     Returns:
         a :class:`PoseResult` with the mean points (x, y, z), world points, auxiliary points,
@@ -89,5 +91,5 @@ def merge_flipped(plain: PoseResult, mirrored: PoseResult, down_weight: bool = T
         plain, points=points, visibility=visibility,
         presence=0.5 * (plain.presence + mirrored.presence),
         auxiliary=0.5 * (plain.auxiliary + mirrored.auxiliary),
-        world=0.5 * (plain.world + mirrored.world), mask_logits=mask,
+        world=0.5 * (plain.world + mirrored.world) if world else plain.world, mask_logits=mask,
     )
