@@ -13,12 +13,17 @@ ordinary set; seconds per fit; ratios against the first configuration.
 Configurations (``--configs``, comma-separated, the first is the reference): ``baseline`` (the
 fitter before issue 19), ``default`` (today's defaults), and single levers on top of the
 baseline (``FitConfig.levers()``: ``+mixture``, ``+world_x2``, ``+starts``, ...) or on top of
-today's defaults (``d+starts``, ``d+flip``, ``d+m30``, ``d+m15``).
+today's defaults (``d+starts``, ``d+flip``, ``d+m30``, ``d+m15``, ``d+vis30/50/70``: the
+visibility floor of the body confidences; ``d-vis``: today's defaults without it, i.e. the
+default fitter before the floor). A suffix ``@<tta>`` picks the
+landmark variant the configuration fits (``MediapipeDetector(pose_tta=...)``: ``none``,
+``flip-mean``, ``flip``; without a suffix, the detector's default): ``default@none,default@flip``
+compares two landmark variants under one fitter. Each image is detected once per variant.
 
 Usage::
 
     python benchmarks/fit_hard_poses.py [--per-kind 6] [--ordinary 20] [--seed 0]
-        [--configs baseline,default] [--quick] [--json out.json] [--save-images DIR]
+        [--configs baseline,default,default@none] [--quick] [--json out.json] [--save-images DIR]
 """
 
 from __future__ import annotations
@@ -45,6 +50,10 @@ def configs() -> dict[str, Any]:
         "d+flip": replace(now, starts=("world", "flip")),
         "d+m30": replace(now, mixture_weight=0.3),
         "d+m15": replace(now, mixture_weight=0.15),
+        "d-vis": replace(now, visibility_floor=0.0),  # today's fitter without the floor
+        "d+vis30": replace(now, visibility_floor=0.3),
+        "d+vis50": replace(now, visibility_floor=0.5),
+        "d+vis70": replace(now, visibility_floor=0.7),
     }
     return ({"baseline": FitConfig.baseline(), "default": now} | FitConfig.levers()
             | on_default)
@@ -107,25 +116,37 @@ def main() -> None:
     from ehps.detection import MediapipeDetector
 
     torch.set_num_threads(1)
-    known = configs()
+    from ehps.detection.pose_tta import POSE_TTA_MODES
+
+    fits = configs()
     names = args.configs.split(",")
-    unknown = [n for n in names if n not in known]
+    unknown = [n for n in names if n.split("@")[0] not in fits
+               or n.partition("@")[2] not in ("", *POSE_TTA_MODES)]
     if unknown:
-        raise SystemExit(f"unknown configurations {unknown}; known: {sorted(known)}")
+        raise SystemExit(f"unknown configurations {unknown}; known: {sorted(fits)}, "
+                         f"optionally with @{{{','.join(POSE_TTA_MODES)}}}")
+    known = {n: fits[n.split("@")[0]] for n in names}
     body_model = load_anny()
-    detector = (MediapipeDetector.baseline() if args.search_preset == "baseline"
-                else MediapipeDetector())
+    variant = {n: n.partition("@")[2] for n in names}
+    detectors = {}
+    for v in dict.fromkeys(variant.values()):
+        kw = {"pose_tta": v} if v else {}
+        detectors[v] = (MediapipeDetector.baseline(**kw) if args.search_preset == "baseline"
+                        else MediapipeDetector(**kw))
     t0 = time.perf_counter()
     samples = _samples(body_model, args.per_kind, args.ordinary, args.seed, args.ordinary_from)
     print(f"rendered {len(samples)} images in {time.perf_counter() - t0:.0f} s", flush=True)
     before = MediapipeDetector.baseline() if args.before_search else None
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in samples:
-        people = detector(s.image)
+        todo = names
         if before is not None:
             _fit_one(args, s, before(s.image), names[:1], known, body_model, rows)
-        _fit_one(args, s, people, names[1:] if before is not None else names, known,
-                 body_model, rows)
+            todo = names[1:]
+        for v, det in detectors.items():
+            group = [n for n in todo if variant[n] == v]
+            if group:
+                _fit_one(args, s, det(s.image), group, known, body_model, rows)
         if args.per_sample:
             _print_sample(rows, names, -1)
     _report(rows, names)
@@ -195,7 +216,7 @@ def _report(rows: dict[str, list[dict[str, Any]]], names: list[str]) -> None:
     from ehps.fitting.hard_pose_eval import summarise
 
     kinds = list(dict.fromkeys(r["kind"] for r in rows[names[0]]))
-    print(f"\n{'kind':15s} {'config':10s} {'n':>3s} {'fail':>4s} {'PA mean':>8s} {'PA med':>7s} "
+    print(f"\n{'kind':15s} {'config':17s} {'n':>3s} {'fail':>4s} {'PA mean':>8s} {'PA med':>7s} "
           f"{'MPJPE':>7s} {'MPJPE md':>8s} {'tilt':>6s} {'tilt md':>7s} {'s/fit':>6s}")
     from ehps.fitting.hard_poses import HARD_POSE_KINDS
 
@@ -210,7 +231,7 @@ def _report(rows: dict[str, list[dict[str, Any]]], names: list[str]) -> None:
             secs = [r["seconds"] for r in sel if "seconds" in r]
             s["seconds"] = float(np.mean(secs)) if secs else float("nan")
             summary.setdefault(label, {})[name] = s
-            print(f"{label:15s} {name:10s} {int(s['samples']):3d} {int(s['failures']):4d} "
+            print(f"{label:15s} {name:17s} {int(s['samples']):3d} {int(s['failures']):4d} "
                   f"{s['pa_mpjpe_mm_mean']:8.1f} {s['pa_mpjpe_mm_median']:7.1f} "
                   f"{s['mpjpe_mm_mean']:7.1f} {s['mpjpe_mm_median']:8.1f} "
                   f"{s['tilt_deg_mean']:6.1f} {s['tilt_deg_median']:7.1f} {s['seconds']:6.2f}")
@@ -222,7 +243,7 @@ def _report(rows: dict[str, list[dict[str, Any]]], names: list[str]) -> None:
         for name in names[1:]:
             a, b = summary[label][name], summary[label][ref]
             pa = a["pa_mpjpe_mm_mean"] / b["pa_mpjpe_mm_mean"]
-            print(f"  {label:14s} {name:10s} PA-MPJPE x{pa:.3f}"
+            print(f"  {label:14s} {name:17s} PA-MPJPE x{pa:.3f}"
                   f"  MPJPE x{a['mpjpe_mm_mean'] / b['mpjpe_mm_mean']:.3f}"
                   f"  tilt(median) x{a['tilt_deg_median'] / max(b['tilt_deg_median'], 1e-9):.3f}"
                   f"  time x{a['seconds'] / b['seconds']:.2f}")

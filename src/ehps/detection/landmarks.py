@@ -41,6 +41,7 @@ from ehps.detection.ssd import FACE_SHORT_RANGE_SSD, decode_detections, ssd_anch
 __all__ = [
     "PoseResult",
     "PoseLandmarker",
+    "POSE_MIRROR",
     "PartResult",
     "HandResult",
     "HandLandmarker",
@@ -96,6 +97,13 @@ class PoseResult:
     mask_roi: Roi | None = None
 
 
+#: BlazePose landmark index of each point's mirror image (the person's left <-> right): nose
+#: 0, eyes 1-3 <-> 4-6, ears 7 <-> 8, mouth 9 <-> 10, then pairs (11, 12) ... (31, 32).
+POSE_MIRROR: np.ndarray = np.array(
+    [0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9]
+    + [i + 1 if i % 2 else i - 1 for i in range(11, 33)], dtype=np.int64)
+
+
 def _refine_from_heatmap(xy_norm: np.ndarray, heatmap: np.ndarray, kernel: int = 7,
                          min_conf: float = 0.5) -> np.ndarray:
     """RefineLandmarksFromHeatmapCalculator: replace each point by the sigmoid-weighted mean of
@@ -126,22 +134,39 @@ class PoseLandmarker:
     def __init__(self, num_threads: int = 2) -> None:
         self.model = TfliteModel("pose_landmark_full", num_threads)
 
-    def __call__(self, image: np.ndarray | ImagePyramid, roi: Roi) -> PoseResult:
+    def __call__(self, image: np.ndarray | ImagePyramid, roi: Roi, flip: bool = False
+                 ) -> PoseResult:
+        """Pose landmarks in ``roi``.
+
+        Args:
+            image: (H, W, 3) uint8 RGB image (or its pyramid).
+            roi: the crop in image pixels.
+            flip: run the model on the horizontally mirrored crop and map its answer back
+                (x mirrored in the crop, world x negated, the person's left/right points
+                swapped): a second opinion of the same crop for test-time augmentation.
+        """
         size = self.model.input_hw[0]
-        tensor, padded, pad = _crop(image, roi, size, (0.0, 1.0))
+        tensor, padded, pad = _crop(image, roi, size, (0.0, 1.0), flip_horizontally=flip)
         raw, flag, seg, heatmap, raw_world = self.model(tensor[None])
         lm = raw.reshape(39, 5).astype(np.float64)
         xyz = lm[:, :3] / size  # z is normalised by the width as well
         xyz[:, :2] = _refine_from_heatmap(xyz[:, :2], heatmap[0])
-        img = roi_to_image(letterbox_to_roi(xyz, pad), roi)
         world = raw_world.reshape(39, 3)[:33].astype(np.float64)
+        mask = seg[0, :, :, 0]
+        if flip:  # back from the mirrored crop (the letterbox padding is symmetric)
+            xyz[:, 0] = 1.0 - xyz[:, 0]
+            world[:, 0] = -world[:, 0]
+            xyz[:33], lm[:33] = xyz[POSE_MIRROR], lm[POSE_MIRROR]
+            world = world[POSE_MIRROR]
+            mask = mask[:, ::-1].copy()
+        img = roi_to_image(letterbox_to_roi(xyz, pad), roi)
         c, s = math.cos(roi.rotation), math.sin(roi.rotation)
         world_xy = world[:, :2] @ np.array([[c, s], [-s, c]])
         world = np.concatenate([world_xy, world[:, 2:]], axis=1)
         return PoseResult(
             points=img[:33], visibility=_sigmoid(lm[:33, 3]), presence=_sigmoid(lm[:33, 4]),
             auxiliary=img[33:35, :2], world=world, score=float(np.ravel(flag)[0]), roi=roi,
-            mask_logits=seg[0, :, :, 0], mask_roi=padded,
+            mask_logits=mask, mask_roi=padded,
         )
 
 

@@ -11,13 +11,16 @@ Pipeline per image (all coordinates in original-image pixels):
    faces no person explains, and deduplicated (landmark sets whose median point distance is
    below ``duplicate_distance`` times the body size, or whose silhouettes overlap with an IoU
    above ``duplicate_iou``, are one person; the higher detector x presence score is kept).
-2. Hands and face per person, exactly as mediapipe's Holistic graph derives them from the pose
+2. Optional test-time augmentation of each person's body landmarks (``pose_tta``, off by
+   default): the landmark model also runs on the mirrored crop and the two answers are merged
+   (:mod:`ehps.detection.pose_tta`).
+3. Hands and face per person, exactly as mediapipe's Holistic graph derives them from the pose
    (see :mod:`ehps.detection.landmarks`); if both hand crops converged on one hand, the side
    whose hand wrist is nearer its pose wrist keeps it.
 
-With ``search="full"`` and one person this reproduces ``mp.solutions.holistic.Holistic(
-static_image_mode=True, model_complexity=1)`` (body landmarks to a fraction of a pixel on the
-bundled photos; see ``tests/detection``).
+With ``search="full"`` and one person this reproduces
+``mp.solutions.holistic.Holistic(static_image_mode=True, model_complexity=1)`` (body landmarks to a
+fraction of a pixel on the bundled photos; see ``tests/detection``).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from ehps.detection.person_search import (
     SearchConfig,
 )
 from ehps.detection.pose_detector import PoseDetector, roi_from_detection
+from ehps.detection.pose_tta import POSE_TTA_MODES, merge_flipped
 from ehps.detection.roi import ImagePyramid, Roi, as_pyramid
 from ehps.detection.search import (
     SEARCH_MODES,
@@ -86,6 +90,13 @@ class MediapipeDetector(PersonSearch):
         num_threads: CPU threads per model (LiteRT/XNNPACK).
         search_config: tiles, merging, face proposals, refinement of the person search
             (default :class:`~ehps.detection.person_search.SearchConfig`).
+        pose_tta: test-time augmentation of each found person's body landmarks (step 2):
+            ``"none"`` (default) is mediapipe's single pass; ``"flip-mean"`` also runs the
+            landmark model on the mirrored crop and keeps the mean of the two answers;
+            ``"flip"`` also lowers the confidence where they disagree; ``"flip-2d"`` averages
+            the image points only (see
+            :mod:`ehps.detection.pose_tta`; on the hard-pose set neither beat the single pass
+            beyond noise).
 
     Raises:
         MissingDependencyError: mediapipe or ai-edge-litert is not installed.
@@ -104,9 +115,12 @@ class MediapipeDetector(PersonSearch):
         duplicate_iou: float = 0.35,
         num_threads: int = 2,
         search_config: SearchConfig | None = None,
+        pose_tta: str = "none",
     ) -> None:
         if search not in SEARCH_MODES:
             raise ValueError(f"search must be one of {SEARCH_MODES}, got {search!r}")
+        if pose_tta not in POSE_TTA_MODES:
+            raise ValueError(f"pose_tta must be one of {POSE_TTA_MODES}, got {pose_tta!r}")
         if max_people is not None and max_people < 1:
             raise ValueError(f"max_people must be >= 1 or None, got {max_people}")
         self.min_score = float(min_score)
@@ -118,6 +132,7 @@ class MediapipeDetector(PersonSearch):
         self.duplicate_distance = float(duplicate_distance)
         self.duplicate_iou = float(duplicate_iou)
         self.search_config = search_config or SearchConfig()
+        self.pose_tta = pose_tta
         cfg = self.search_config
         self.pose_detector = PoseDetector(num_threads,
                                           min_score=min(self.min_score, cfg.tile_min_score))
@@ -132,6 +147,7 @@ class MediapipeDetector(PersonSearch):
     def baseline(cls, search: str = "auto", **kwargs: object) -> MediapipeDetector:
         """The detector as it was before issue 19 (for side-by-side benchmarks)."""
         kwargs.setdefault("duplicate_iou", 0.35)
+        kwargs.setdefault("pose_tta", "none")
         return cls(search=search, search_config=SearchConfig.baseline(),
                    **kwargs)  # type: ignore[arg-type]
 
@@ -313,9 +329,17 @@ class MediapipeDetector(PersonSearch):
                 out.append(Candidate(best[1], 1.0, best[1].score, box_index=i))
         return out
 
+    def _merged_pose(self, pyramid: ImagePyramid, pose: PoseResult) -> PoseResult:
+        """The pose after the test-time augmentation of ``pose_tta`` (same crop, mirrored)."""
+        if self.pose_tta == "none":
+            return pose
+        mirrored = self.pose_landmarker(pyramid, pose.roi, flip=True)
+        return merge_flipped(pose, mirrored, down_weight=self.pose_tta == "flip",
+                             world=self.pose_tta != "flip-2d")
+
     def _complete(self, pyramid: ImagePyramid, person: Candidate, hands: bool | None = None,
                   face: bool | None = None) -> PersonLandmarks:
-        pose = person.pose
+        pose = self._merged_pose(pyramid, person.pose)
         use_hands = self.hands if hands is None else hands
         use_face = self.face if face is None else face
         h, w = pyramid.shape[:2]
