@@ -125,7 +125,7 @@ def _layout(cycles: np.ndarray, legs: LegGeometry, stride: float, lift_m: float,
     return ankles, pelvis
 
 
-def plan_walk(cycles: np.ndarray, legs: LegGeometry, *, stride_legs: float = 1.1,
+def plan_walk(cycles: np.ndarray, legs: LegGeometry, *, stride_legs: float = 1.25,
               lift_m: float = 0.10, width_share: float = 0.8, sway_m: float = 0.02,
               bob_max_m: float = 0.03, reach_share: float = 0.99
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -34,7 +34,7 @@ def _rv(axis: str, deg: np.ndarray) -> np.ndarray:
     return np.radians(np.asarray(deg))[..., None] * np.asarray(vec, np.float64)
 
 
-def walk_pose(n_frames: int, fps: float, cadence_hz: float = 0.9, phase: float = 0.0
+def walk_pose(n_frames: int, fps: float, cadence_hz: float = 1.05, phase: float = 0.0
               ) -> dict[str, np.ndarray]:
     """The body-model-free part of a walk (see :mod:`ehps.world.gait`): ``global_orient`` (T, 3)
     the pelvis rotation in the walking frame (lean and yaw; the heading is added by
