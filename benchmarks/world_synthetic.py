@@ -163,10 +163,10 @@ def _worse_mm(r: dict) -> float:
 
 def _summary(report: dict) -> list[str]:
     """How many runs meet each target of issue 16 (sections 1-2)."""
-    runs = [r for r in report.values() if r.get("floor_found") and r.get("tracks")]
-    tracks = [t for r in runs for t in r["tracks"]]
-    if not runs:
-        return ["no run found a floor"]
+    runs = [r for r in report.values() if r.get("floor_found")]
+    tracks = [t for r in runs for t in r.get("tracks", [])]
+    if not runs or not tracks:
+        return ["no run found a floor with a matched track"]
 
     def count(values: list[float], limit: float, what: str, low: bool = True) -> str:
         ok = [v <= limit if low else v >= limit for v in values]
@@ -174,7 +174,8 @@ def _summary(report: dict) -> list[str]:
         return f"  {what}: {sum(ok)} of {len(ok)} (worst {worst:.2f})"
 
     return [
-        f"targets met (of {len(report)} runs, {len(tracks)} matched tracks):",
+        f"targets met (of {len(report)} runs, {len(runs)} with a floor; {len(tracks)} matched "
+        "tracks):",
         count([r["normal_err_deg"] for r in runs], 2.0, "floor normal error <= 2 deg (runs)"),
         count([r["height_err_cm"] for r in runs], 3.0, "floor height error <= 3 cm (runs)"),
         count([t["foot_h_true_cm"] for t in tracks], 2.0,
