@@ -348,3 +348,27 @@ def test_a_contact_far_off_the_floor_is_left_alone():
     np.testing.assert_allclose(w[3:10], 1.0)
     np.testing.assert_allclose(corr[3:10], np.tile([0.0, -0.05, 0.0], (7, 1)), atol=1e-12)
     assert np.all(w[18:] == 0) and np.all(corr[18:] == 0)
+
+
+def test_refinement_converges_whatever_the_start():
+    """The Huber IRLS of the refinement runs to its fixed point: started from planes 3 degrees
+    off either way, it ends on the same plane (a single reweighted step stays near its start)."""
+    from ehps.world.floor import _refine
+    from ehps.world.floor_refit import _refine_offset
+
+    rng = np.random.default_rng(3)
+    n = np.array([0.0, -0.94, -0.34])
+    n /= np.linalg.norm(n)
+    u, v = _plane_basis(n)
+    pts = rng.uniform(-1.5, 1.5, (160, 1)) * u + rng.uniform(-1, 1, (160, 1)) * v - 2.5 * n
+    pts += n * (0.03 * np.sin(3 * pts @ u) + rng.normal(0, 0.01, len(pts)))[:, None]
+    cfg = FloorConfig()
+    ends = []
+    for sign in (-1, 1):
+        tilted = Rotation.from_rotvec(np.radians(3 * sign) * v).apply(n)
+        fit_n, d, _, _ = _refine(pts, (tilted, 2.5), n, cfg)
+        ends.append((fit_n, d))
+        _, off, _, _ = _refine_offset(pts, n, 2.5 + 0.02 * sign, cfg)
+        ends.append((n, off))
+    assert _angle_deg(ends[0][0], ends[2][0]) < 1e-4 and abs(ends[0][1] - ends[2][1]) < 1e-5
+    assert abs(ends[1][1] - ends[3][1]) < 1e-5

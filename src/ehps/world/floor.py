@@ -317,14 +317,16 @@ def _refine(points: np.ndarray, init: tuple[np.ndarray, float], prior: np.ndarra
     n, d = init
     tol = inlier_band(points @ n + d, cfg)
     inl = np.abs(points @ n + d) < tol
-    for _ in range(10):
+    for _ in range(50):  # IRLS: until the plane (not only the inlier set) stops moving
         if inl.sum() < 3:
             break
         r = np.abs(points[inl] @ n + d)
         w = np.minimum(1.0, cfg.huber / np.maximum(r, 1e-9))
-        n, d = fit_plane_with_prior(points[inl], w, prior, cfg.prior_m)
-        new = np.abs(points @ n + d) < tol
-        if np.array_equal(new, inl):
+        n_new, d_new = fit_plane_with_prior(points[inl], w, prior, cfg.prior_m)
+        new = np.abs(points @ n_new + d_new) < tol
+        still = float(n_new @ n) > 1 - 1e-12 and abs(d_new - d) < 1e-7
+        n, d = n_new, d_new
+        if np.array_equal(new, inl) and still:
             break
         inl = new
     return n, d, inl, tol

@@ -34,14 +34,15 @@ def _refine_offset(points: np.ndarray, normal: np.ndarray, offset: float, cfg: F
     """The offset alone refined (Huber IRLS in the robust band), the normal kept."""
     tol = inlier_band(points @ normal + offset, cfg)
     inl = np.abs(points @ normal + offset) < tol
-    for _ in range(10):
+    for _ in range(50):  # IRLS: until the offset (not only the inlier set) stops moving
         if inl.sum() < 3:
             break
         r = points[inl] @ normal + offset
         w = np.minimum(1.0, cfg.huber / np.maximum(np.abs(r), 1e-9))
-        offset = offset - float((w * r).sum() / w.sum())
+        step = float((w * r).sum() / w.sum())
+        offset = offset - step
         new = np.abs(points @ normal + offset) < tol
-        if np.array_equal(new, inl):
+        if np.array_equal(new, inl) and abs(step) < 1e-7:
             break
         inl = new
     return normal, offset, inl, tol

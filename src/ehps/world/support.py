@@ -19,7 +19,7 @@ Here:
   centred on its own robust offset, so depth errors between tracks do not tilt it), Huber IRLS
   in the robust band with the body-up prior; then the offset that the largest weighted share of
   tracks stands on (a 1-D vote over the tracks' own offsets), refined to the weighted median of
-  the offsets of the tracks that stand on it.
+  the offsets of the tracks that stand on it (kept while a majority still stands there).
 """
 
 from __future__ import annotations
@@ -135,7 +135,11 @@ def fit_shared_normal(tracks: list, points: np.ndarray, where: np.ndarray, prior
     _, on = track_support(tracks, n, best[1], cfg)
     have = on & np.isfinite(d_k)
     offset = _weighted_median(d_k[have], weights[have]) if have.any() else best[1]
-    if track_support(tracks, n, offset, cfg)[0] < best[0]:
+    # The median is where most of the supporting tracks' feet are: keep it even when a few
+    # (light) tracks standing at the edge of ``pelvis_range`` fall off, unless the floor loses
+    # its majority there. (Keeping the candidate instead moved the floor tens of centimetres
+    # from the feet of most of the people to take in two short tracks of bad depth.)
+    if track_support(tracks, n, offset, cfg)[0] < min(best[0], cfg.min_support):
         offset = best[1]
     _, on = track_support(tracks, n, offset, cfg)
     inl = inl & on[keys]

@@ -2,11 +2,11 @@
 static camera. Used by the tests and ``benchmarks/world_synthetic.py`` to measure the floor fit,
 contacts and foot-skate cleanup (on estimates from rendered videos, or on the truth plus noise).
 
-- :func:`walk_pose`: a procedural walk cycle as SMPL-X pose parameters (hip, knee and ankle
-  flexion, pelvis and trunk rotation, counter-swinging arms lowered from the T-pose).
+- :func:`walk_pose`: the body-model-free part of a walk: gait timing and contacts, the pelvis
+  rotation, counter-swinging arms lowered from the T-pose.
 - :func:`place_walker`: the walk placed on the floor ``y = 0`` of a y-up world along a heading:
-  the translation keeps the stance foot's ankle fixed along the floor while it carries the body,
-  and puts that foot's lowest vertex on the floor.
+  a footstep plan and a smooth pelvis path for this body's legs, and the hips, knees and ankles
+  solved by IK so that each stance foot is flat and does not move (:mod:`ehps.world.gait`).
 - :class:`SyntheticScene`: walkers plus a camera at a given height and downward pitch; gives each
   walker's parameters in the camera frame (the frame ``ehps infer`` estimates in), the true floor
   in the camera frame, and renders frames with :mod:`ehps.render`.
@@ -22,9 +22,11 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from ehps.geometry.camera import Intrinsics
+from ehps.world import gait
 from ehps.world.frame import rigid_inverse
 
-__all__ = ["walk_pose", "place_walker", "Walker", "SyntheticScene", "camera_pose"]
+__all__ = ["walk_pose", "place_walker", "Walker", "SyntheticScene", "camera_pose",
+           "foot_vertex_sets"]
 
 
 def _rv(axis: str, deg: np.ndarray) -> np.ndarray:
@@ -32,50 +34,31 @@ def _rv(axis: str, deg: np.ndarray) -> np.ndarray:
     return np.radians(np.asarray(deg))[..., None] * np.asarray(vec, np.float64)
 
 
-def walk_pose(n_frames: int, fps: float, cadence_hz: float = 0.9, phase: float = 0.0
+def walk_pose(n_frames: int, fps: float, cadence_hz: float = 1.05, phase: float = 0.0
               ) -> dict[str, np.ndarray]:
-    """Pose parameters (axis-angle) of a walk: ``body_pose`` (T, 21, 3), ``global_orient``
-    (T, 3) (pelvis sway only; the heading is added by :func:`place_walker`), flat hands, and
-    ``stance_foot`` (T,) the foot that carries the body (0 left, 1 right; the switch is in the
-    middle of each double support).
+    """The body-model-free part of a walk (see :mod:`ehps.world.gait`): ``global_orient`` (T, 3)
+    the pelvis rotation in the walking frame (lean and yaw; the heading is added by
+    :func:`place_walker`), ``body_pose`` (T, 21, 3) the trunk and counter-swinging arms lowered
+    from the T-pose (the legs are left at zero: :func:`place_walker` solves them for the body
+    model), ``cycles`` (T,) gait time in strides (left heel strike at integers), ``contact``
+    (T, 2) whether the left / right foot is planted, and ``stance_foot`` (T,) the foot that
+    carries the body (0 left, 1 right; the switch is in the middle of each double support).
 
     ``cadence_hz`` strides (two steps) per second; ``phase`` in cycles.
     """
-    t = np.arange(n_frames) / fps
-    ph = 2 * np.pi * (cadence_hz * t + phase)
+    cycles = np.arange(n_frames) / fps * cadence_hz + phase
+    ph = 2 * np.pi * cycles
     body = np.zeros((n_frames, 21, 3))
-
-    def knee(p: np.ndarray) -> np.ndarray:  # flexion (deg): loading bump, big swing peak
-        p = np.mod(p, 2 * np.pi) / (2 * np.pi)
-        return 5 + 12 * np.exp(-((p - 0.12) / 0.07) ** 2) + 58 * np.exp(-((p - 0.72) / 0.12) ** 2)
-
-    def bump(p: np.ndarray, centre: float, width: float) -> np.ndarray:
-        u = np.mod(p, 2 * np.pi) / (2 * np.pi)
-        return np.exp(-((u - centre) / width) ** 2)
-
-    for side, sign in ((0, 1.0), (1, -1.0)):  # left (hip 1, knee 4, ankle 7), right
+    for side, sign in ((0, 1.0), (1, -1.0)):  # left, right
         p = ph + side * np.pi
-        hip = 22 * np.cos(p) + 5  # flexion forward (deg); heel strike at p = 0
-        k = knee(p)
-        body[:, [0, 1][side]] = _rv("x", -hip)
-        body[:, [3, 4][side]] = _rv("x", k)
-        # The ankle keeps the foot level (its rest pitch) in stance (about 0-60% of the cycle),
-        # plantarflexes at push-off and lifts the toes a little in swing.
-        u = np.mod(p, 2 * np.pi) / (2 * np.pi)
-        stance = 1.0 / (1.0 + np.exp((u - 0.55) / 0.03)) * (1.0 / (1.0 + np.exp(-(u - 0.02)
-                                                                               / 0.02)))
-        flat = hip - k - 3.0
-        ankle = flat - (1 - stance) * 12.0 + 16 * bump(p, 0.58, 0.05)
-        body[:, [6, 7][side]] = _rv("x", ankle)
         shoulder = 16 + 18 * np.cos(p + np.pi)  # arms swing against the legs (deg, forward)
         body[:, [15, 16][side]] = _rv("z", -sign * np.full(n_frames, 72.0)) + _rv(
             "x", -shoulder)
         body[:, [17, 18][side]] = _rv("y", sign * np.full(n_frames, 20.0))
-    body[:, 2] = _rv("y", 4 * np.sin(ph))  # spine1 counter-rotation
-    orient = _rv("x", np.full(n_frames, 3.0))  # a slight forward lean; no yaw (feet stay put)
-    u = np.mod(ph, 2 * np.pi) / (2 * np.pi)  # left foot's gait phase, heel strike at 0
-    stance = np.where((u >= 0.05) & (u < 0.55), 0, 1)
-    return {"global_orient": orient, "body_pose": body, "stance_foot": stance}
+    body[:, 2] = _rv("y", 6 * np.cos(ph))  # spine1 turns the chest against the pelvis
+    orient = Rotation.from_matrix(gait.pelvis_rotation(cycles)).as_rotvec()
+    return {"global_orient": orient, "body_pose": body, "cycles": cycles,
+            "contact": gait.foot_contacts(cycles), "stance_foot": gait.stance_foot(cycles)}
 
 
 @dataclass
@@ -85,8 +68,11 @@ class Walker:
     Attributes:
         params: ``global_orient`` (T, 3), ``body_pose`` (T, 21, 3), ``transl`` (T, 3) world,
             plus the shape (``phenotype`` (T, 6) for Anny, ``betas`` (T, 10) for SMPL-X).
-        joints: (T, 55, 3) world joints; ``stance``: (T,) index of the lower foot (0 left).
+        joints: (T, 55, 3) world joints; ``stance``: (T,) the foot that carries the body
+            (0 left).
         sole: (T,) height of the lowest mesh vertex (0 by construction).
+        vertices: (T, V, 3) world vertices when kept; ``contact``: (T, 2) whether the left /
+            right foot is planted (flat on the floor, not moving).
     """
 
     params: dict[str, np.ndarray]
@@ -94,6 +80,7 @@ class Walker:
     stance: np.ndarray
     sole: np.ndarray
     vertices: np.ndarray | None = None
+    contact: np.ndarray | None = None
 
 
 def _run(bm: Any, params: dict[str, np.ndarray]) -> Any:
@@ -103,43 +90,51 @@ def _run(bm: Any, params: dict[str, np.ndarray]) -> Any:
         return bm(**inp)
 
 
+def foot_vertex_sets(rest_vertices: np.ndarray, rest_joints: np.ndarray) -> list[np.ndarray]:
+    """Indices of the left and right foot vertices: below the ankles (+2 cm) in the rest pose,
+    split by side (+x = the person's left)."""
+    rv, rj = rest_vertices, rest_joints
+    low = rv[:, 1] < max(rj[7, 1], rj[8, 1]) + 0.02
+    return [np.flatnonzero(low & (rv[:, 0] > 0)), np.flatnonzero(low & (rv[:, 0] < 0))]
+
+
 def place_walker(bm: Any, pose: dict[str, np.ndarray], start_xz: tuple[float, float],
                  heading_deg: float, shape: dict[str, np.ndarray] | None = None,
                  keep_vertices: bool = False) -> Walker:
-    """Put a walk on the floor of a y-up world (see the module docstring).
+    """Put a walk on the floor ``y = 0`` of a y-up world: plan the footsteps and the pelvis for
+    this body's legs, solve the legs by IK (:mod:`ehps.world.gait`) and pose the body model.
 
     Args:
         bm: the body model (Anny or SMPL-X).
         pose: :func:`walk_pose` output.
         start_xz: where the pelvis starts on the floor (metres).
         heading_deg: walking direction, degrees about +y from +z.
-        shape: per-frame shape arrays (default: the model's mean shape).
+        shape: per-frame shape arrays (default: the model's mean shape); the legs are planned
+            for the first frame's shape.
     """
-    n = len(pose["body_pose"])
-    yaw = Rotation.from_rotvec(_rv("y", np.full(n, heading_deg)))
-    orient = (yaw * Rotation.from_rotvec(pose["global_orient"])).as_rotvec()
-    params = {"global_orient": orient, "body_pose": pose["body_pose"], **(shape or {})}
-    out = _run(bm, params)
-    joints = out.joints[:, :55].double().numpy()
-    verts = out.vertices.double().numpy()
-    feet = [joints[:, 7], joints[:, 8]]  # the stance ankle stays put (the ankle rocker)
-    stance = np.asarray(pose["stance_foot"])
-    transl = np.zeros((n, 3))
-    transl[0, [0, 2]] = np.asarray(start_xz) - joints[0, 0, [0, 2]]
-    for t in range(1, n):
-        f = stance[t]
-        transl[t, [0, 2]] = transl[t - 1, [0, 2]] - (feet[f][t, [0, 2]] - feet[f][t - 1, [0, 2]])
-    # Foot vertices: below the ankles in the rest pose, split by side (+x = the left).
-    rest = _run(bm, {"global_orient": np.zeros((1, 3)),
-                     **{k: v[:1] for k, v in (shape or {}).items()}})
+    shape = shape or {}
+    rest = _run(bm, {"global_orient": np.zeros((1, 3)), **{k: v[:1] for k, v in shape.items()}})
     rv, rj = rest.vertices[0].double().numpy(), rest.joints[0].double().numpy()
-    low = rv[:, 1] < max(rj[7, 1], rj[8, 1]) + 0.02
-    sets = [np.flatnonzero(low & (rv[:, 0] > 0)), np.flatnonzero(low & (rv[:, 0] < 0))]
-    transl[:, 1] = -np.array([verts[t, sets[stance[t]], 1].min() for t in range(n)])
-    params["transl"] = transl
-    world = joints + transl[:, None]
-    return Walker(params, world, stance, np.zeros(n),
-                  verts + transl[:, None] if keep_vertices else None)
+    low = [rv[s, 1].min() for s in foot_vertex_sets(rv, rj)]
+    legs = gait.LegGeometry.from_rest(rj, np.asarray(low))
+    ankles, pelvis, _ = gait.plan_walk(pose["cycles"], legs)
+    yaw = Rotation.from_rotvec(_rv("y", heading_deg)).as_matrix()
+    start = np.array([start_xz[0], 0.0, start_xz[1]])
+    pelvis, ankles = pelvis @ yaw.T + start, ankles @ yaw.T + start
+    orient = yaw @ Rotation.from_rotvec(pose["global_orient"]).as_matrix()
+    n = len(pelvis)
+    rots = gait.solve_legs(legs, pelvis, orient, ankles, np.broadcast_to(yaw, (n, 2, 3, 3)))
+    body = np.array(pose["body_pose"], np.float64).reshape(n, 21, 3)
+    for f in (0, 1):  # body_pose indices of the hip, knee and ankle (joints 1+f, 4+f, 7+f)
+        for i, b in enumerate((f, 3 + f, 6 + f)):
+            body[:, b] = Rotation.from_matrix(rots[:, f, i]).as_rotvec()
+    params = {"global_orient": Rotation.from_matrix(orient).as_rotvec(), "body_pose": body,
+              "transl": pelvis - legs.root, **shape}
+    out = _run(bm, params)
+    verts = out.vertices.double().numpy()
+    return Walker(params, out.joints[:, :55].double().numpy(), np.asarray(pose["stance_foot"]),
+                  verts[:, :, 1].min(1), verts if keep_vertices else None,
+                  np.asarray(pose["contact"]))
 
 
 def camera_pose(height_m: float, pitch_deg: float, target_xz: tuple[float, float],
