@@ -362,7 +362,8 @@ def fit_floor(tracks: list[FootTrack], cfg: FloorConfig | None = None) -> FloorF
         normal, offset, inl, tol = _refine(points, init, prior, cfg)
     share, on = track_support(tracks, normal, offset, cfg)
     method, res = "pooled", points[inl] @ normal + offset
-    leans = _angle_deg(normal, prior) > cfg.lean_check_deg
+    lean = _angle_deg(normal, prior)
+    leans = lean > cfg.lean_check_deg
     if share < 1.0 or leans:
         # Some tracks do not stand on the pooled plane (their depths disagree, or the plane is
         # not the floor), or the plane leans under upright people. Try the fit that tolerates
@@ -371,7 +372,7 @@ def fit_floor(tracks: list[FootTrack], cfg: FloorConfig | None = None) -> FloorF
         alt = _shared_normal_fit(tracks, prior, normal, cfg)
         if alt is not None and (alt[0] > share + 1e-9 or (
                 leans and alt[0] >= cfg.min_support
-                and _angle_deg(alt[3], prior) < _angle_deg(normal, prior))):
+                and _angle_deg(alt[3], prior) < lean)):
             share, on, method, normal, offset, inl, tol, points, where, res = alt
     fit = FloorFit(
         True, normal=normal, offset=float(offset), inliers=int(inl.sum()),

@@ -20,6 +20,7 @@ from ehps.world.floor import (
     FloorConfig,
     FloorFit,
     FootTrack,
+    _angle_deg,
     _refine,
     _soles,
     _unit,
@@ -90,7 +91,7 @@ def refit_floor(fit: FloorFit, tracks: list[FootTrack], contacts: list[np.ndarra
     else:
         normal, offset, inl, tol = _refine_offset(points, fit.normal, fit.offset, cfg)
     frames = len({(int(a), int(b)) for a, b in where_a[inl]})
-    tilt = float(np.degrees(np.arccos(np.clip(normal @ prior, -1, 1))))
+    tilt = _angle_deg(normal, prior)
     if (inl.sum() < max(cfg.min_inliers, cfg.refit_agree * len(points))
             or frames < cfg.min_frames or tilt > cfg.max_tilt_deg):
         return fit
