@@ -11,7 +11,8 @@ the first class that fits:
 - ``dropped``: a candidate matching the person was verified but the duplicate / part / size
   rules removed it;
 - ``refused:<check>``: a face-free landmark crop matched the person but the first failing check
-  of the face-free verification (presence, agreement, swallow, min_px, blob_fit) refused it;
+  of the face-free verification (:func:`ehps.detection.segment_search.face_free_refusal`:
+  presence, min_px, agreement, swallow; ``blob_fit`` when all pass) refused it;
 - ``det_presence``: a detector or face crop matched the person with presence under
   ``min_presence``;
 - ``no_proposal:<seen>``: no landmark crop matched the person at all; ``<seen>`` says whether the
@@ -40,7 +41,6 @@ from typing import Any
 
 import numpy as np
 
-CHECK_ORDER = ("presence", "min_px", "agreement", "swallow")
 #: The detector score the face-free step gives its candidates, by source.
 SOURCES = {0.5: "face-free blob", 0.4: "face-free border window", 0.3: "face-free leftover window"}
 
@@ -79,7 +79,7 @@ def _trace(det: Any) -> dict[str, Any]:
 
 def main() -> None:
     from ehps.bodymodels.anny import load_anny
-    from ehps.detection.people import box_iou_xywh, person_box, silhouette_inside
+    from ehps.detection.people import box_iou_xywh, person_box
     from ehps.detection.roi import ImagePyramid, Roi
     from ehps.detection.segment_proposals import (
         leftover_mask,
@@ -87,6 +87,7 @@ def main() -> None:
         mask_agreement,
         segment_windows,
     )
+    from ehps.detection.segment_search import face_free_refusal
     from ehps.testing.crowd_metrics import match_scene
     from ehps.testing.synthetic_crowd import crowd_scenes, shared_data_dir
 
@@ -165,14 +166,8 @@ def main() -> None:
             segs = [p for ph, p in state["calls"] if ph == "segment" and fits(p) >= 0.5]
             if not cause and segs:
                 best = max(segs, key=lambda p: p.score)
-                checks = {
-                    "presence": best.score > cfg.segment_presence,
-                    "min_px": float(person_box(best, [], h, w)[2:].max()) >= cfg.segment_min_px,
-                    "agreement": mask_agreement(best, prob, stride) >= cfg.segment_agreement,
-                    "swallow": not any(silhouette_inside(k, best, h, w) >= 0.5 for k in known),
-                }
-                failed = [c for c in CHECK_ORDER if not checks[c]]
-                cause = f"refused:{failed[0] if failed else 'blob_fit'}"
+                refusal = face_free_refusal(best, prob, stride, known, h, w, cfg)
+                cause = f"refused:{refusal or 'blob_fit'}"
                 cause += (f" (pres {best.score:.2f} agree "
                           f"{mask_agreement(best, prob, stride):.2f})")
             others = [p for ph, p in state["calls"] if ph != "segment" and fits(p) >= 0.5]

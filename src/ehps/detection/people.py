@@ -23,6 +23,7 @@ __all__ = [
     "usable_roi",
     "circle_in_window",
     "roi_from_pose",
+    "box_intersection_xywh",
     "box_iou_xywh",
     "mask_coverage",
     "in_mask",
@@ -152,13 +153,16 @@ def roi_from_pose(pose: PoseResult) -> Roi:
     return transform_roi(roi, 1.25, 1.25, square_long=True)
 
 
+def box_intersection_xywh(a: np.ndarray, b: np.ndarray) -> float:
+    """Area (pixels^2) of the intersection of two (4,) xywh boxes."""
+    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return float(iw * ih)
+
+
 def box_iou_xywh(a: np.ndarray, b: np.ndarray) -> float:
     """IoU of two (4,) xywh boxes."""
-    ax1, ay1, ax2, ay2 = a[0], a[1], a[0] + a[2], a[1] + a[3]
-    bx1, by1, bx2, by2 = b[0], b[1], b[0] + b[2], b[1] + b[3]
-    iw = max(0.0, min(ax2, bx2) - max(ax1, bx1))
-    ih = max(0.0, min(ay2, by2) - max(ay1, by1))
-    inter = iw * ih
+    inter = box_intersection_xywh(a, b)
     union = a[2] * a[3] + b[2] * b[3] - inter
     return float(inter / union) if union > 0 else 0.0
 

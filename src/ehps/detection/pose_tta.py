@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from ehps.detection.landmarks import PoseResult
+from ehps.detection.people import body_size as box_long_side
 
 __all__ = ["POSE_TTA_MODES", "disagreement_weight", "merge_flipped", "body_size"]
 
@@ -38,8 +39,7 @@ def body_size(points_px: np.ndarray) -> float:
     Args:
         points_px: (33, >=2) BlazePose landmarks in image pixels.
     """
-    pts = np.asarray(points_px, np.float64)[list(_SIZE_POINTS), :2]
-    return float(max(np.ptp(pts[:, 0]), np.ptp(pts[:, 1]), 1.0))
+    return box_long_side(np.asarray(points_px, np.float64)[list(_SIZE_POINTS), :2])
 
 
 def disagreement_weight(points_a: np.ndarray, points_b: np.ndarray, size_px: float,

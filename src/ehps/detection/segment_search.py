@@ -36,6 +36,7 @@ import numpy as np
 
 from ehps.detection.landmarks import PoseResult
 from ehps.detection.people import (
+    box_intersection_xywh,
     box_iou_xywh,
     person_box,
     roi_from_pose,
@@ -56,17 +57,48 @@ from ehps.detection.segment_proposals import (
     touches_border,
 )
 
-__all__ = ["SegmentSearch", "box_inside"]
+__all__ = ["SegmentSearch", "box_inside", "face_free_refusal"]
 
 
 def box_inside(box_xywh: np.ndarray, region_xywh: np.ndarray) -> float:
     """Fraction of the (4,) xywh box's area inside the (4,) xywh region (0 for an empty box)."""
-    ix = max(0.0, min(box_xywh[0] + box_xywh[2], region_xywh[0] + region_xywh[2])
-             - max(box_xywh[0], region_xywh[0]))
-    iy = max(0.0, min(box_xywh[1] + box_xywh[3], region_xywh[1] + region_xywh[3])
-             - max(box_xywh[1], region_xywh[1]))
     area = float(box_xywh[2] * box_xywh[3])
-    return float(ix * iy / area) if area > 0 else 0.0
+    return box_intersection_xywh(box_xywh, region_xywh) / area if area > 0 else 0.0
+
+
+def _swallows(pose: PoseResult, known: list[PoseResult], h: int, w: int) -> bool:
+    """Whether half of the silhouette of a person in ``known`` lies inside ``pose``'s (a second
+    view of a person found already)."""
+    return any(silhouette_inside(k, pose, h, w) >= 0.5 for k in known)
+
+
+def face_free_refusal(pose: PoseResult, prob: np.ndarray, stride: int, known: list[PoseResult],
+                      h: int, w: int, cfg: SearchConfig) -> str | None:
+    """The first verification check of the module docstring that refuses a face-free candidate
+    (``"presence"``, ``"min_px"``, ``"agreement"``, ``"swallow"``), or ``None`` when it counts.
+
+    Args:
+        pose: the candidate's landmarks.
+        prob: (H/stride, W/stride) the selfie segmenter's person probability.
+        stride: image pixels per map cell.
+        known: the people found already.
+        h, w: image size (pixels).
+        cfg: the thresholds.
+    """
+    agree = None
+    if pose.score <= cfg.segment_presence:  # then both models must be nearly sure
+        if pose.score <= cfg.segment_presence_agreed:
+            return "presence"
+        agree = mask_agreement(pose, prob, stride)
+        if agree < cfg.segment_agreement_high:
+            return "presence"
+    if float(person_box(pose, [], h, w)[2:].max()) < cfg.segment_min_px:
+        return "min_px"
+    if agree is None:
+        agree = mask_agreement(pose, prob, stride)
+    if agree < cfg.segment_agreement:
+        return "agreement"
+    return "swallow" if _swallows(pose, known, h, w) else None
 
 
 class SegmentSearch:
@@ -87,24 +119,20 @@ class SegmentSearch:
         cfg = self.search_config
         stride = map_stride(h, w)
         prob = self.selfie_segmenter(pyramid, segment_windows(h, w), stride)
-        left = leftover_mask(prob, [p.pose for p in people], stride)
+        known = [p.pose for p in people]
+        left = leftover_mask(prob, known, stride)
         if not left.any() or left.mean() > 0.5:
             return []  # nothing left, or the segmenter fails on this image (a close-up object)
 
         def accepted(c: Any) -> bool:
-            if float(person_box(c.pose, [], h, w)[2:].max()) < cfg.segment_min_px:
-                return False
-            agree = mask_agreement(c.pose, prob, stride)
-            sure = c.score > cfg.segment_presence or agree >= cfg.segment_agreement_high
-            return (sure and agree >= cfg.segment_agreement
-                    and not any(silhouette_inside(p.pose, c.pose, h, w) >= 0.5 for p in people))
+            return face_free_refusal(c.pose, prob, stride, known, h, w, cfg) is None
 
         def reseen(c: Any) -> bool:  # a second view of a person found already
-            return any(silhouette_inside(p.pose, c.pose, h, w) >= 0.5 for p in people)
+            return _swallows(c.pose, known, h, w)
 
         def leftover(found: list[Any]) -> np.ndarray:
-            return leftover_mask(prob, [p.pose for p in people] + [
-                c.pose for c in found if accepted(c) or reseen(c)], stride)
+            return leftover_mask(prob, known + [c.pose for c in found
+                                                if accepted(c) or reseen(c)], stride)
 
         min_side = max(cfg.min_box_px, 1.0)
         found: list[Any] = []
