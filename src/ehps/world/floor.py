@@ -27,12 +27,13 @@ Method (all in the shared camera frame, OpenCV axes, metres):
    on every side, so it decides the tilt unless the feet cover a much wider floor). The feet
    give the floor's height well but its tilt poorly: a monocular depth error that changes by
    1-3 % across a walk (measured on walks rendered through the embedded estimator) tilts the
-   plane through the feet by 2-12 degrees, even through the truly planted feet only. The mean
-   axis of the standing people (ankles to shoulders, :attr:`FootTrack.body_up`) comes from the
-   body's shape in the image, not from its distance: on the same renders it is 0.2-3.9 degrees
-   off. Measured side by side (``benchmarks/world_synthetic.py``), the floor normal error went
-   from 1.8-12.3 degrees (mean 6.6) to 0.2-3.8 (mean 2.2) on five rendered cameras and from
-   at most 2.64 to at most 0.71 degrees on the 18 noisy walks.
+   plane through the feet by 2-12 degrees, even through the truly planted feet only. The
+   people's vertical (:func:`ehps.world.upright.people_up`: their standing axes, ankles to
+   shoulders, and their lines in the image) does not depend on their distance: on the same
+   renders it is 0.3-3.8 degrees off. Measured side by side
+   (``benchmarks/world_synthetic.py``), the floor normal error went from 1.8-12.3 degrees
+   (mean 6.6) to 0.3-3.8 (mean 1.8) on five rendered cameras and from at most 2.64 to at most
+   1.38 degrees on the 18 noisy walks.
 5. **Checks** (no floor is invented): enough inliers in enough frames, a small residual, people
    upright on it (body up within ``max_tilt_deg`` of the normal) and standing on it (median pelvis
    height at least ``min_pelvis_m``). A failed check returns ``FloorFit(ok=False, reason=...)``.
@@ -64,9 +65,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ehps.world.support import fit_shared_normal, track_support
+from ehps.world.upright import people_up, unit_quadratic_min
 
 __all__ = ["FloorConfig", "FloorFit", "FootTrack", "fit_floor", "fit_plane_with_prior",
-           "foot_heights", "inlier_band", "smooth_time"]
+           "foot_heights", "inlier_band", "people_prior", "smooth_time"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,10 @@ class FloorConfig:
     refit_normal: bool = False
     refit_agree: float = 0.5
     huber: float = 0.02
-    prior_m: float = 2.0  # the standing axis' weight (module docstring, step 4); it was 0.1
+    prior_m: float = 2.0  # the people's vertical's weight (module docstring, step 4); was 0.1
+    axis_sigma_deg: float = 4.0  # :func:`ehps.world.upright.people_up`
+    line_sigma_deg: float = 3.0
+    line_indep_s: float = 0.2
     max_tilt_deg: float = 30.0
     lean_check_deg: float = 10.0
     ransac_iters: int = 300
@@ -109,9 +114,12 @@ class FootTrack:
         pelvis: (T, 3) pelvis joint.
         body_up: (T, 3) unit standing axis of the body, the normal's prior: from the mid-ankle
             to the mid-shoulder point where the body is straight, else the pelvis frame's up
-            (see :func:`ehps.world.sequence.standing_axis`).
+            (see :func:`ehps.world.upright.standing_axis`).
         usable: (T,) bool frames that are estimated and have the feet in view.
         fps: frame rate.
+        image_line: (T, 3) or None: unit normals of the planes through the camera centre and
+            the person's ankle-to-shoulder line in the image (NaN where the body is not
+            straight; see :func:`ehps.world.upright.image_line_normals`).
     """
 
     track_id: int
@@ -121,6 +129,7 @@ class FootTrack:
     body_up: np.ndarray
     usable: np.ndarray
     fps: float
+    image_line: np.ndarray | None = None
 
 
 @dataclass
@@ -192,27 +201,20 @@ def fit_plane_with_prior(points: np.ndarray, weights: np.ndarray, prior: np.ndar
     x = points - c
     s = (w[:, None, None] * x[:, :, None] * x[:, None, :]).sum(0)
     lam = prior_m**2 * tot
-    if lam <= 0:
-        n = np.linalg.eigh(s)[1][:, 0]
-    else:
-        a, q = np.linalg.eigh(s + lam * np.eye(3))
-        beta = q.T @ (lam * prior)
-
-        def norm2(mu: float) -> float:
-            return float(((beta / (a - mu)) ** 2).sum())
-
-        lo, hi = a[0] - np.linalg.norm(beta) - 1e-12, a[0] - 1e-15 * max(1.0, abs(a[0]))
-        for _ in range(200):  # bisection on the Lagrange multiplier (|n(mu)| is monotonic)
-            mid = 0.5 * (lo + hi)
-            if norm2(mid) > 1.0:
-                hi = mid
-            else:
-                lo = mid
-        n = q @ (beta / (a - 0.5 * (lo + hi)))
+    n = np.linalg.eigh(s)[1][:, 0] if lam <= 0 else unit_quadratic_min(s, lam, prior)
     n = _unit(n)
     if n @ prior < 0:
         n = -n
     return n, float(-n @ c)
+
+
+def people_prior(tracks: list[FootTrack], cfg: FloorConfig) -> np.ndarray:
+    """(3,) the people's vertical over the usable frames of ``tracks``
+    (:func:`ehps.world.upright.people_up`), the normal's prior."""
+    use = [tr for tr in tracks if tr.usable.any()]
+    return people_up([tr.body_up[tr.usable] for tr in use],
+                     [None if tr.image_line is None else tr.image_line[tr.usable] for tr in use],
+                     use[0].fps, cfg.axis_sigma_deg, cfg.line_sigma_deg, cfg.line_indep_s)
 
 
 def foot_heights(track: FootTrack, normal: np.ndarray, offset: float = 0.0) -> np.ndarray:
@@ -347,10 +349,9 @@ def _refine(points: np.ndarray, init: tuple[np.ndarray, float], prior: np.ndarra
 def fit_floor(tracks: list[FootTrack], cfg: FloorConfig | None = None) -> FloorFit:
     """Fit the floor to the feet of ``tracks`` (see the module docstring)."""
     cfg = cfg or FloorConfig()
-    ups = [tr.body_up[tr.usable] for tr in tracks if tr.usable.any()]
-    if not ups:
+    if not any(tr.usable.any() for tr in tracks):
         return FloorFit(False, "no usable frame with the feet in view")
-    prior = _unit(np.concatenate(ups).mean(0))
+    prior = people_prior(tracks, cfg)
     frames_total = sum(int(tr.usable.sum()) for tr in tracks)
     if frames_total < cfg.min_frames:
         return FloorFit(False, f"only {frames_total} usable person-frame(s): a floor needs "

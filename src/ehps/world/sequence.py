@@ -33,9 +33,9 @@ from ehps.world.floor_refit import refit_floor
 from ehps.world.frame import WorldFrame, make_world_frame
 from ehps.world.skate import LEGS, CleanupConfig, clean_foot_skate, foot_sliding_mm
 from ehps.world.tracks import SequenceTracks, TrackData, load_sequence_tracks
+from ehps.world.upright import image_line_normals, standing_axis
 
-__all__ = ["WorldOptions", "TrackMotion", "WorldSolution", "solve_world", "scene_slide",
-           "standing_axis"]
+__all__ = ["WorldOptions", "TrackMotion", "WorldSolution", "solve_world", "scene_slide"]
 
 log = logging.getLogger(__name__)
 _EDGE_MARGIN = 0.02  # a box whose bottom is this close to the image bottom has its feet cut
@@ -252,38 +252,6 @@ def scene_slide(motions: list[TrackMotion], floor: FloorFit, fps: float
     return overall, consistent and overall > 0.15
 
 
-def standing_axis(joints: np.ndarray, pelvis_up: np.ndarray, max_bend_deg: float = 25.0
-                  ) -> np.ndarray:
-    """The body's standing axis per frame, the floor normal's prior (unit, same frame as
-    ``joints``).
-
-    From the mid-ankle to the mid-shoulder point where the body is straight: the legs' line
-    (mid-ankle to pelvis) and the trunk's (pelvis to mid-shoulder) within ``max_bend_deg`` of
-    each other, as when standing or walking. Elsewhere (sitting, crouching, bending over) that
-    line is not vertical, and the pelvis frame's up axis is used. The ankle-to-shoulder line is
-    what the image shows of a standing person (their outline), so it is right even when the
-    estimate tips the pelvis, which it does by 1-8 degrees on the rendered walks.
-
-    Args:
-        joints: (T, 55, 3) SMPL-X-order joints (metres).
-        pelvis_up: (T, 3) unit up axis of the pelvis frame.
-        max_bend_deg: the largest angle between legs and trunk that counts as straight.
-
-    Returns:
-        (T, 3) unit vectors.
-    """
-    ankles = joints[:, [LEGS[0][2], LEGS[1][2]]].mean(1)
-    shoulders = joints[:, [16, 17]].mean(1)
-    pelvis = joints[:, 0]
-    legs, trunk, axis = pelvis - ankles, shoulders - pelvis, shoulders - ankles
-
-    def unit(v: np.ndarray) -> np.ndarray:
-        return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
-
-    straight = (unit(legs) * unit(trunk)).sum(-1) >= np.cos(np.radians(max_bend_deg))
-    return np.where(straight[:, None], unit(axis), unit(pelvis_up))
-
-
 def _foot_track(m: TrackMotion, fps: float, image_height: int = 0, root_s: float = 0.0
                 ) -> FootTrack:
     """The feet of a track for the floor fit and the contacts. With ``root_s`` > 0 the feet are
@@ -296,8 +264,9 @@ def _foot_track(m: TrackMotion, fps: float, image_height: int = 0, root_s: float
     pelvis = j[:, 0]
     if root_s > 0:
         feet = feet - pelvis[:, None, None] + smooth_time(pelvis, fps, root_s)[:, None, None]
-    return FootTrack(m.track_id, feet, m.clearance, pelvis, standing_axis(j, m.body_up),
-                     _feet_in_view(m.track, image_height), fps)
+    axis, straight = standing_axis(j, m.body_up)
+    return FootTrack(m.track_id, feet, m.clearance, pelvis, axis,
+                     _feet_in_view(m.track, image_height), fps, image_line_normals(j, straight))
 
 
 def solve_world(folder: str | Path, options: WorldOptions | None = None) -> WorldSolution:
