@@ -22,7 +22,9 @@ seconds per frame here). Figures per camera:
 - after ``|``: the monocular scale ``s`` of the estimates (true / estimated pelvis distance from
   the camera, median; 1 in noise mode), and the floor height error and foot height at contact
   once the estimated scene is scaled by ``s`` about the camera (the world step can only be as
-  right as the people's depth; these isolate its own error from the estimator's scale).
+  right as the people's depth; these isolate its own error from the estimator's scale);
+  render mode also prints how much the depth ratio varies within each track (its standard
+  deviation about the track's median, and frame to frame).
 
 ``--crowd`` adds, at 2.5 m / 20 deg, the two walkers plus two people seen for 8 and 6 frames
 whose depth is far off (x1.6, x1.35 along the viewing rays); it prints which tracks the floor
@@ -96,6 +98,11 @@ def _measure(sol, scene) -> dict:
               for w in [match.get(m.track_id)] if w is not None]
     s = float(np.median(np.concatenate(ratios))) if ratios else 1.0
     res["scale"] = s
+    # How the monocular depth error varies within a track: the spread of the per-frame ratio
+    # about the track's own median (slow and fast parts) and its frame-to-frame jitter.
+    res["depth_spread"] = [float(np.std(r / np.median(r))) for r in ratios if len(r) > 2]
+    res["depth_jitter"] = [float(np.std(np.diff(r / np.median(r))) / np.sqrt(2))
+                           for r in ratios if len(r) > 2]
     res["height_err_scaled_cm"] = float(np.sqrt(np.mean((pts @ f.normal + s * f.offset) ** 2))
                                         * 100)
     tracks = []
@@ -265,6 +272,10 @@ def main() -> int:
             r["seconds"] = {"render": t1 - t0, "infer": t2 - t1}
             report[f"render {tag}"] = r
             print(_row(f"render {tag}", r), flush=True)
+            if r.get("depth_spread"):
+                print(f"{'':26s} depth within each track (ratio to its median): spread "
+                      + ", ".join(f"{x:.1%}" for x in r["depth_spread"]) + "; frame-to-frame "
+                      + ", ".join(f"{x:.1%}" for x in r["depth_jitter"]), flush=True)
     if args.crowd:
         scene = make_scene(bm, n_frames=n_frames, camera_height=2.5, pitch_deg=20.0,
                            walkers=CROWD)

@@ -23,8 +23,8 @@ from ehps.world.floor import (
     _angle_deg,
     _refine,
     _soles,
-    _unit,
     inlier_band,
+    people_prior,
 )
 
 __all__ = ["refit_floor"]
@@ -84,8 +84,7 @@ def refit_floor(fit: FloorFit, tracks: list[FootTrack], contacts: list[np.ndarra
     if len(points) < cfg.min_inliers:
         return fit
     where_a = np.concatenate(where)
-    prior = _unit(np.concatenate([tr.body_up[tr.usable] for tr in tracks if tr.usable.any()]
-                                 ).mean(0))
+    prior = people_prior(tracks, cfg)
     if cfg.refit_normal:
         normal, offset, inl, tol = _refine(points, (fit.normal, fit.offset), prior, cfg)
     else:

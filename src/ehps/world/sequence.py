@@ -33,6 +33,7 @@ from ehps.world.floor_refit import refit_floor
 from ehps.world.frame import WorldFrame, make_world_frame
 from ehps.world.skate import LEGS, CleanupConfig, clean_foot_skate, foot_sliding_mm
 from ehps.world.tracks import SequenceTracks, TrackData, load_sequence_tracks
+from ehps.world.upright import image_line_normals, standing_axis
 
 __all__ = ["WorldOptions", "TrackMotion", "WorldSolution", "solve_world", "scene_slide"]
 
@@ -263,8 +264,9 @@ def _foot_track(m: TrackMotion, fps: float, image_height: int = 0, root_s: float
     pelvis = j[:, 0]
     if root_s > 0:
         feet = feet - pelvis[:, None, None] + smooth_time(pelvis, fps, root_s)[:, None, None]
-    return FootTrack(m.track_id, feet, m.clearance, pelvis, m.body_up,
-                     _feet_in_view(m.track, image_height), fps)
+    axis, straight = standing_axis(j, m.body_up)
+    return FootTrack(m.track_id, feet, m.clearance, pelvis, axis,
+                     _feet_in_view(m.track, image_height), fps, image_line_normals(j, straight))
 
 
 def solve_world(folder: str | Path, options: WorldOptions | None = None) -> WorldSolution:
