@@ -15,10 +15,13 @@ fitter before issue 19), ``default`` (today's defaults), and single levers on to
 baseline (``FitConfig.levers()``: ``+mixture``, ``+world_x2``, ``+starts``, ...) or on top of
 today's defaults (``d+starts``, ``d+flip``, ``d+m30``, ``d+m15``, ``d+vis30/50/70``: the
 visibility floor of the body confidences; ``d-vis``: today's defaults without it, i.e. the
-default fitter before the floor). A suffix ``@<tta>`` picks the
-landmark variant the configuration fits (``MediapipeDetector(pose_tta=...)``: ``none``,
-``flip-mean``, ``flip``; without a suffix, the detector's default): ``default@none,default@flip``
-compares two landmark variants under one fitter. Each image is detected once per variant.
+default fitter before the floor; ``d+legs``: extra starts with one leg's world landmarks
+mirrored in depth; ``d+prior``: an extra start from the mixture prior's best component mean;
+``d+prior+rest``: that and the relaxed standing start; see ``ehps.fitting.starts``). A suffix
+``@<tta>`` picks the landmark variant the configuration fits
+(``MediapipeDetector(pose_tta=...)``: ``none``, ``flip-mean``, ``flip``; without a suffix, the
+detector's default): ``default@none,default@flip`` compares two landmark variants under one
+fitter. Each image is detected once per variant.
 
 Usage::
 
@@ -48,6 +51,9 @@ def configs() -> dict[str, Any]:
     on_default = {  # single changes on top of today's defaults
         "d+starts": replace(now, starts=("world", "upright", "rest")),
         "d+flip": replace(now, starts=("world", "flip")),
+        "d+legs": replace(now, starts=("world", "leg_l", "leg_r")),
+        "d+prior": replace(now, starts=("world", "prior")),
+        "d+prior+rest": replace(now, starts=("world", "prior", "rest")),
         "d+m30": replace(now, mixture_weight=0.3),
         "d+m15": replace(now, mixture_weight=0.15),
         "d-vis": replace(now, visibility_floor=0.0),  # today's fitter without the floor

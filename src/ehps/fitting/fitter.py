@@ -148,7 +148,9 @@ class FitConfig:
             at 30 degrees to 0 at 75 degrees; limbs pointing at the camera are not judged).
         starts: the start variants (:data:`~ehps.fitting.starts.START_KINDS`); with more than
             one, every person is fitted from each through ``select_after`` and keeps the start
-            with the lowest loss.
+            with the lowest loss. The extra starts ``"prior"`` and ``"leg_l"``/``"leg_r"`` were
+            measured on issue 19's hard-pose sets (``benchmarks/fit_hard_poses.py``, configs
+            ``d+prior``, ``d+legs``) and are off by default.
         select_after: the stage after which the best start is kept.
         visibility_floor: a body landmark's confidence becomes ``presence * (floor + (1 -
             floor) * visibility)`` instead of the detector's ``visibility * presence``, when

@@ -15,7 +15,17 @@ ambiguities a single start gets stuck in:
 - ``"flip"``: the orientation turned half a turn about the torso axis (front / back confusion of
   people seen from behind or from the side);
 - ``"rest"``: the closed-form orientation with the relaxed standing pose instead of the IK limbs
-  (for limbs whose world landmarks are wrong).
+  (for limbs whose world landmarks are wrong);
+- ``"leg_l"`` / ``"leg_r"``: the IK limbs with that leg's world landmarks mirrored in depth about
+  its hip (:func:`mirror_leg_depth`): the 2D points cannot tell a leg reaching towards the camera
+  from one reaching away, and mediapipe's world landmarks of lunges, kicks and crouches often
+  pick the wrong one. Only the start changes; the objective keeps the detected world landmarks;
+- ``"prior"``: the closed-form orientation with the body pose of the mixture prior's component
+  mean (:mod:`~ehps.fitting.mixture_prior`) whose start has the lowest loss (2D points and world
+  limb directions, no iterations; :func:`prior_pose_start`): a start that does not come from the
+  world landmarks' limbs, for poses whose world landmarks are wrong (issue 19's seed-1
+  diagnosis: the fit from the true pose reaches a lower loss than the fit from the world
+  landmarks on a lunge and a crouch). Without a mixture prior it is the ``"rest"`` start.
 
 :func:`best_rows` keeps, per person, the start whose loss after the first stages is lowest.
 """
@@ -38,10 +48,13 @@ from ehps.fitting.camera_init import (
 )
 from ehps.geometry.rotations import rotmat_to_aa
 
-__all__ = ["START_KINDS", "closed_form_start", "candidate_starts", "best_rows",
-           "variables_from_arrays"]
+__all__ = ["START_KINDS", "closed_form_start", "mirror_leg_depth", "prior_pose_start",
+           "candidate_starts", "best_rows", "variables_from_arrays"]
 
-START_KINDS: tuple[str, ...] = ("world", "upright", "flip", "rest")
+START_KINDS: tuple[str, ...] = ("world", "upright", "flip", "rest", "leg_l", "leg_r", "prior")
+
+#: mediapipe points of each leg below the hip (knee, ankle, heel, foot index), and the hip
+_LEG_POINTS = {"leg_l": (23, (25, 27, 29, 31)), "leg_r": (24, (26, 28, 30, 32))}
 
 _INIT_TORSO = (11, 12, 23, 24)  # shoulders, hips (world-landmark orientation)
 _INIT_TRANSL = (0, 2, 5, 7, 8, 11, 12, 23, 24)  # head and torso points (translation)
@@ -71,13 +84,65 @@ def _flip_turn(rot: torch.Tensor, rest_joints: torch.Tensor) -> torch.Tensor:
     return roma.rotvec_to_rotmat(a * math.pi)
 
 
+def mirror_leg_depth(world: torch.Tensor, leg: str) -> torch.Tensor:
+    """World landmarks with one leg mirrored in depth about its hip.
+
+    Args:
+        world: (B, 33, 3) mediapipe world landmarks in the camera frame (OpenCV axes, metres).
+        leg: ``"leg_l"`` or ``"leg_r"``.
+
+    Returns:
+        (B, 33, 3) a copy in which the knee, ankle, heel and foot of ``leg`` have depth
+        ``2 * z_hip - z`` (x and y, i.e. the image-plane layout, unchanged).
+    """
+    hip, points = _LEG_POINTS[leg]
+    out = world.clone()
+    idx = list(points)
+    out[:, idx, 2] = 2.0 * world[:, hip:hip + 1, 2] - world[:, idx, 2]
+    return out
+
+
+@torch.no_grad()
+def prior_pose_start(adapter: Any, objective: Any, v: dict[str, torch.Tensor]
+                     ) -> dict[str, torch.Tensor]:
+    """The ``"prior"`` start: per person, the mixture component mean (as body pose) whose
+    closed-form start (orientation from the world torso, translation from the 2D points) has the
+    lowest loss under default weights (:class:`~ehps.fitting.objective.LossWeights`).
+
+    Args:
+        adapter, objective: the fit's (``objective.mixture`` is the prior, or ``None``).
+        v: (B, ...) default variables.
+
+    Returns:
+        (B, ...) variables.
+    """
+    from ehps.fitting.objective import LossWeights, Objective
+
+    if objective.mixture is None:
+        return closed_form_start(adapter, objective, v, True, "rest")
+    b = v["transl"].shape[0]
+    means = objective.mixture.means.to(v["body_pose"]).reshape(-1, 21, 3)
+    k = means.shape[0]
+    idx = torch.arange(b).repeat_interleave(k)
+    rows = Objective(adapter, objective.maps, objective.targets.take(idx), objective.mixture)
+    vr = {n: t[idx] for n, t in v.items()}
+    vr = closed_form_start(adapter, rows, vr, True, "rest", pose=means.repeat(b, 1, 1))
+    loss, _ = rows(vr, LossWeights())
+    best = loss.reshape(b, k).nan_to_num(math.inf).argmin(1) + torch.arange(b) * k
+    return {n: t[best] for n, t in vr.items()}
+
+
 @torch.no_grad()
 def closed_form_start(adapter: Any, objective: Any, v: dict[str, torch.Tensor],
-                      use_ik: bool = True, kind: str = "world") -> dict[str, torch.Tensor]:
+                      use_ik: bool = True, kind: str = "world",
+                      pose: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Closed-form orientation, limb pose and translation of every person (see the module
-    docstring for ``kind``)."""
+    docstring for ``kind``); ``pose`` (B, 21, 3), if given, replaces the limb pose (clamped to
+    the joint limits)."""
     if kind not in START_KINDS:
         raise ValueError(f"unknown start {kind!r}; known: {START_KINDS}")
+    if kind == "prior":
+        return prior_pose_start(adapter, objective, v)
     t = objective.targets
     rest_out = adapter.forward(v)  # model frame, zero pose
     rest = objective.keypoints(rest_out)["body"]
@@ -92,13 +157,17 @@ def closed_form_start(adapter: Any, objective: Any, v: dict[str, torch.Tensor],
     v["global_orient"] = rotmat_to_aa(rot)
     rest_pose = objective.body_prior_mean.expand_as(v["body_pose"])
     if use_ik and kind != "rest":
-        pose = limb_ik(rest_out.joints[:, :55], rot, t.world, t.world_conf, fallback=rest_pose)
+        world = mirror_leg_depth(t.world, kind) if kind in _LEG_POINTS else t.world
+        pose = limb_ik(rest_out.joints[:, :55], rot, world, t.world_conf, fallback=rest_pose)
         lim = objective.body_limits
         v["body_pose"] = torch.minimum(torch.maximum(pose, lim[..., 0]), lim[..., 1])
     elif kind == "rest":
         v["body_pose"] = rest_pose.clone()
+    if pose is not None:
+        lim = objective.body_limits
+        v["body_pose"] = torch.minimum(torch.maximum(pose.to(rest_pose), lim[..., 0]), lim[..., 1])
     oriented = objective.keypoints(adapter.forward(v))["body"]  # camera orientation, no transl
-    idx = list(_INIT_TRANSL) if not use_ik else list(range(33))
+    idx = list(_INIT_TRANSL) if not (use_ik or pose is not None) else list(range(33))
     w2d = t.conf["body"][:, idx] * objective.part_weight["body"][idx]
     transl = solve_translation(oriented[:, idx], t.points["body"][:, idx], w2d, t.focal, t.princpt)
     # fall back to a depth from the person's box height where the solve is unusable
