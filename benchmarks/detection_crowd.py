@@ -85,6 +85,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lcov15": {"leftover_cover": 0.15},
     "agreed95": {"segment_presence_agreed": 0.95},
     "agreed90": {"segment_presence_agreed": 0.90},
+    "lconf": {"leftover_confirm": 0.6},
+    "lconf5": {"leftover_confirm": 0.5},
+    "lconf7": {"leftover_confirm": 0.7},
 }
 
 

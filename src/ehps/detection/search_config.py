@@ -88,6 +88,12 @@ class SearchConfig:
             sees at least ``segment_agreement_high`` of its mask (two models nearly sure);
             1.0 = off.
         segment_agreement_high: see ``segment_presence_agreed``.
+        leftover_confirm: a leftover-window candidate counts only when a second landmark crop
+            of ``leftover_confirm_scale`` times its person box's long side, centred on that
+            box, passes ``segment_presence`` too and gives a person box with at least this IoU
+            with the first (a window that shows only part of a body verifies the part; the
+            wider crop shows the rest and the box grows); 0 = off.
+        leftover_confirm_scale: see ``leftover_confirm``.
     """
 
     tile_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
@@ -122,6 +128,8 @@ class SearchConfig:
     leftover_cover: float = 0.3
     segment_presence_agreed: float = 1.0
     segment_agreement_high: float = 0.8
+    leftover_confirm: float = 0.0
+    leftover_confirm_scale: float = 1.5
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
@@ -140,6 +148,9 @@ class SearchConfig:
                 and 0.0 <= self.segment_agreement_high <= 1.0):
             raise ValueError("segment_presence_agreed and segment_agreement_high must be in "
                              "[0, 1]")
+        if not 0.0 <= self.leftover_confirm <= 1.0 or self.leftover_confirm_scale < 1.0:
+            raise ValueError("leftover_confirm must be in [0, 1] and leftover_confirm_scale "
+                             ">= 1")
         if not 0.0 < self.leftover_cover <= 1.0:
             raise ValueError(f"leftover_cover must be in (0, 1], got {self.leftover_cover}")
         if not (0.0 <= self.segment_presence <= 1.0 and 0.0 <= self.segment_agreement <= 1.0):

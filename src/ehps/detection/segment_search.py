@@ -57,7 +57,7 @@ from ehps.detection.segment_proposals import (
     touches_border,
 )
 
-__all__ = ["SegmentSearch", "box_inside", "face_free_refusal"]
+__all__ = ["SegmentSearch", "box_inside", "confirms", "face_free_refusal"]
 
 
 def box_inside(box_xywh: np.ndarray, region_xywh: np.ndarray) -> float:
@@ -99,6 +99,19 @@ def face_free_refusal(pose: PoseResult, prob: np.ndarray, stride: int, known: li
     if agree < cfg.segment_agreement:
         return "agreement"
     return "swallow" if _swallows(pose, known, h, w) else None
+
+
+def confirms(box_xywh: np.ndarray, wider: PoseResult | None, h: int, w: int,
+             cfg: SearchConfig) -> bool:
+    """Whether the landmark result ``wider`` of the wider crop confirms the (4,) xywh person box
+    ``box_xywh`` (``leftover_confirm`` in :class:`SearchConfig`): presence above the face-free
+    threshold and box IoU at least ``leftover_confirm``."""
+    if wider is None:
+        return False
+    least = min(cfg.segment_presence, cfg.segment_presence_agreed)
+    if wider.score <= least:
+        return False
+    return box_iou_xywh(person_box(wider, [], h, w), box_xywh) >= cfg.leftover_confirm
 
 
 class SegmentSearch:
@@ -203,9 +216,28 @@ class SegmentSearch:
             cand = Candidate(pose, 0.3, pose.score)
             if not accepted(cand) or mask_agreement(pose, left.astype(np.float32), stride) < 0.5:
                 continue
+            if cfg.leftover_confirm > 0 and not self._confirmed(pyramid, pose):
+                continue
             out.append(cand)
             left = left & leftover_mask(np.ones_like(left, np.float32), [pose], stride)
         return out
+
+    def _confirmed(self, pyramid: ImagePyramid, pose: PoseResult) -> bool:
+        """Whether a crop of ``leftover_confirm_scale`` times ``pose``'s person box (its long
+        side, centred on it) sees the same person: presence above ``segment_presence`` (or
+        ``segment_presence_agreed``) and a person box with IoU >= ``leftover_confirm`` with
+        ``pose``'s (a body part seen alone grows into the whole body on the wider crop)."""
+        h, w = pyramid.shape[:2]
+        cfg = self.search_config
+        box = person_box(pose, [], h, w)
+        return confirms(box, self._wider_pose(pyramid, box), h, w, cfg)
+
+    def _wider_pose(self, pyramid: ImagePyramid, box: np.ndarray) -> PoseResult | None:
+        """Landmarks on the square crop of ``leftover_confirm_scale`` times the (4,) xywh
+        box's long side, centred on it; ``None`` for an unusable crop."""
+        side = self.search_config.leftover_confirm_scale * float(box[2:].max())
+        roi = Roi(float(box[0] + box[2] / 2), float(box[1] + box[3] / 2), side, side)
+        return self.pose_landmarker(pyramid, roi) if usable_roi(roi) else None
 
     def _blob_pose(self, pyramid: ImagePyramid, blob: np.ndarray) -> PoseResult | None:
         """The verified landmark result on crops of 1.2 and 1.5 times the blob's long side
