@@ -88,6 +88,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lconf": {"leftover_confirm": 0.6},
     "lconf5": {"leftover_confirm": 0.5},
     "lconf7": {"leftover_confirm": 0.7},
+    "aconf": {"agreed_confirm": 0.6},
 }
 
 

@@ -166,12 +166,40 @@ def test_a_window_person_is_kept_only_when_the_wider_crop_agrees():
         assert asked[0].w == pytest.approx(156, abs=3) and asked[0].h == asked[0].w
 
 
+def test_a_blob_person_admitted_by_agreement_needs_the_wider_crop_with_agreed_confirm():
+    """A blob (x 80-200, y 40-140) verified with presence 0.97 (under 0.99) that the segmenter
+    fully agrees with: counted with ``segment_presence_agreed`` 0.95. With ``agreed_confirm``
+    0.6 the landmark model is asked once more on a 1.5x crop (side 1.5 x 1.04 x 120 px): the person
+    stays when that crop gives the same box, goes when it gives one of about 3x the area (IoU ~0.3); a person
+    with presence 0.995 is not asked again."""
+    image = np.zeros((200, 300, 3), np.uint8)
+    prob = np.zeros((100, 150), np.float32)
+    prob[20:70, 40:100] = 0.9
+    same, taller = _pose(80, 40, 200, 140), _pose(20, 0, 280, 200)
+    cases = ((0.97, same, 0.0, 1, 0), (0.97, same, 0.6, 1, 1), (0.97, taller, 0.6, 0, 1),
+             (0.995, taller, 0.6, 1, 0))
+    for score, wider, need, kept, calls in cases:
+        s = _fake(prob, segment_presence_agreed=0.95, agreed_confirm=need)
+        asked = []
+
+        def landmarker(pyramid, roi, _w=wider, _a=asked):
+            _a.append(roi)
+            return _w
+
+        s.pose_landmarker = landmarker
+        s.blob_answers = [_scored(_pose(80, 40, 200, 140), score)]
+        assert len(s._segment_candidates(ImagePyramid(image), [])) == kept
+        assert len(asked) == calls
+        if calls:
+            assert asked[0].w == pytest.approx(1.5 * 120 * 1.04, abs=2)  # box grown 2 % a side
+
+
 def test_config_validates_the_new_fields():
     from ehps.detection.person_search import SearchConfig
 
     for bad in ({"segment_rounds": -1}, {"segment_inside": 1.5}, {"leftover_sides": (0.0,)},
                 {"leftover_cover": 0.0}, {"leftover_confirm": 1.5},
-                {"leftover_confirm_scale": 0.5}):
+                {"leftover_confirm_scale": 0.5}, {"agreed_confirm": -0.1}):
         with pytest.raises(ValueError):
             SearchConfig(**bad)
     base = SearchConfig.baseline()

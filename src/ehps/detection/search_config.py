@@ -94,6 +94,9 @@ class SearchConfig:
             with the first (a window that shows only part of a body verifies the part; the
             wider crop shows the rest and the box grows); 0 = off.
         leftover_confirm_scale: see ``leftover_confirm``.
+        agreed_confirm: a face-free candidate admitted by ``segment_presence_agreed`` (presence
+            under ``segment_presence``) also needs the wider crop of ``leftover_confirm`` to
+            give a box with at least this IoU; 0 = off.
     """
 
     tile_sides: tuple[float, ...] = (1.0 / 2.0, 1.0 / 4.0)
@@ -130,6 +133,7 @@ class SearchConfig:
     segment_agreement_high: float = 0.8
     leftover_confirm: float = 0.0
     leftover_confirm_scale: float = 1.5
+    agreed_confirm: float = 0.0
 
     def __post_init__(self) -> None:
         if self.auto_policy not in ("large_person", "uncovered"):
@@ -148,9 +152,10 @@ class SearchConfig:
                 and 0.0 <= self.segment_agreement_high <= 1.0):
             raise ValueError("segment_presence_agreed and segment_agreement_high must be in "
                              "[0, 1]")
-        if not 0.0 <= self.leftover_confirm <= 1.0 or self.leftover_confirm_scale < 1.0:
-            raise ValueError("leftover_confirm must be in [0, 1] and leftover_confirm_scale "
-                             ">= 1")
+        if (not 0.0 <= self.leftover_confirm <= 1.0 or not 0.0 <= self.agreed_confirm <= 1.0
+                or self.leftover_confirm_scale < 1.0):
+            raise ValueError("leftover_confirm and agreed_confirm must be in [0, 1] and "
+                             "leftover_confirm_scale >= 1")
         if not 0.0 < self.leftover_cover <= 1.0:
             raise ValueError(f"leftover_cover must be in (0, 1], got {self.leftover_cover}")
         if not (0.0 <= self.segment_presence <= 1.0 and 0.0 <= self.segment_agreement <= 1.0):

@@ -18,7 +18,9 @@ Proposal sources, in order (each tunable in :class:`~ehps.detection.search_confi
    long side) over the image where the leftover covers at least ``leftover_cover`` of the
    window, the biggest windows first (a whole person before their parts), most covered first;
    a blob too big for one crop (a group, or a person merged with a
-   person-coloured background) is searched at the scale of a person.
+   person-coloured background) is searched at the scale of a person. With
+   ``leftover_confirm``, a window's person counts only when a wider crop around its box sees
+   the same box (a window showing only part of a body verifies the part).
 
 Every candidate must have presence above ``segment_presence`` (or above
 ``segment_presence_agreed`` with the segmenter seeing ``segment_agreement_high`` of it), a box
@@ -102,16 +104,17 @@ def face_free_refusal(pose: PoseResult, prob: np.ndarray, stride: int, known: li
 
 
 def confirms(box_xywh: np.ndarray, wider: PoseResult | None, h: int, w: int,
-             cfg: SearchConfig) -> bool:
+             cfg: SearchConfig, min_iou: float | None = None) -> bool:
     """Whether the landmark result ``wider`` of the wider crop confirms the (4,) xywh person box
     ``box_xywh`` (``leftover_confirm`` in :class:`SearchConfig`): presence above the face-free
-    threshold and box IoU at least ``leftover_confirm``."""
+    threshold and box IoU at least ``min_iou`` (default ``leftover_confirm``)."""
     if wider is None:
         return False
     least = min(cfg.segment_presence, cfg.segment_presence_agreed)
     if wider.score <= least:
         return False
-    return box_iou_xywh(person_box(wider, [], h, w), box_xywh) >= cfg.leftover_confirm
+    need = cfg.leftover_confirm if min_iou is None else min_iou
+    return box_iou_xywh(person_box(wider, [], h, w), box_xywh) >= need
 
 
 class SegmentSearch:
@@ -137,8 +140,18 @@ class SegmentSearch:
         if not left.any() or left.mean() > 0.5:
             return []  # nothing left, or the segmenter fails on this image (a close-up object)
 
+        confirmed: dict[int, bool] = {}
+
         def accepted(c: Any) -> bool:
-            return face_free_refusal(c.pose, prob, stride, known, h, w, cfg) is None
+            if face_free_refusal(c.pose, prob, stride, known, h, w, cfg) is not None:
+                return False
+            if cfg.agreed_confirm <= 0 or c.pose.score > cfg.segment_presence:
+                return True
+            if id(c.pose) not in confirmed:  # admitted by agreement: a wider crop must agree
+                box = person_box(c.pose, [], h, w)
+                confirmed[id(c.pose)] = confirms(box, self._wider_pose(pyramid, box), h, w, cfg,
+                                                 cfg.agreed_confirm)
+            return confirmed[id(c.pose)]
 
         def reseen(c: Any) -> bool:  # a second view of a person found already
             return _swallows(c.pose, known, h, w)
