@@ -169,9 +169,9 @@ def test_a_window_person_is_kept_only_when_the_wider_crop_agrees():
 def test_a_blob_person_admitted_by_agreement_needs_the_wider_crop_with_agreed_confirm():
     """A blob (x 80-200, y 40-140) verified with presence 0.97 (under 0.99) that the segmenter
     fully agrees with: counted with ``segment_presence_agreed`` 0.95. With ``agreed_confirm``
-    0.6 the landmark model is asked once more on a 1.5x crop (side 1.5 x 1.04 x 120 px): the person
-    stays when that crop gives the same box, goes when it gives one of about 3x the area (IoU ~0.3); a person
-    with presence 0.995 is not asked again."""
+    0.6 the landmark model is asked once more on a 1.5x crop (side 1.5 x 1.04 x 120 px): the
+    person stays when that crop gives the same box, goes when it gives one of about 3x the area
+    (IoU ~0.3); a person with presence 0.995 is not asked again."""
     image = np.zeros((200, 300, 3), np.uint8)
     prob = np.zeros((100, 150), np.float32)
     prob[20:70, 40:100] = 0.9
