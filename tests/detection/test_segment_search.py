@@ -36,7 +36,9 @@ def _fake(prob, **config):
         search = "auto"
 
         def __init__(self):
-            self.search_config = SearchConfig(border_sides=(), **config)
+            # the windows and their guard only where a test asks for them
+            self.search_config = SearchConfig(**{"border_sides": (), "leftover_sides": (),
+                                                 "leftover_confirm": 0.0, **config})
             self.selfie_segmenter = lambda pyr, wins, stride: prob
             self.blobs, self.windows = [], []
             self.blob_answers, self.window_answers = [], []
