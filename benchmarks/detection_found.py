@@ -7,7 +7,7 @@ models again, and prints the false positives with their features.
 
 Usage::
 
-    python benchmarks/detection_found.py [--scenes 60] [--config auto] --out found.json
+    python benchmarks/detection_found.py [--scenes 60 | --quick] [--config auto] --out found.json
         [--cache ~/.cache/ehps/bench_crowd_v2] [--data ../shared/data]
 """
 
@@ -51,7 +51,10 @@ def main() -> None:
     ap.add_argument("--cache", default=str(Path.home() / ".cache" / "ehps" / "bench_crowd_v2"))
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--quick", action="store_true", help="8 scenes")
     args = ap.parse_args()
+    if args.quick:
+        args.scenes = 8
     data = args.data or shared_data_dir() or here.parent.parent / "shared" / "data"
     scenes = crowd_scenes(load_anny(), args.scenes, args.seed, args.cache or None, str(data))
     det = bench.make_detector(args.config, 2)
