@@ -85,11 +85,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lcov15": {"leftover_cover": 0.15},
     "agreed95": {"segment_presence_agreed": 0.95},
     "agreed90": {"segment_presence_agreed": 0.90},
+    "lconf": {"leftover_confirm": 0.6},
+    "lconf5": {"leftover_confirm": 0.5},
+    "lconf7": {"leftover_confirm": 0.7},
+    "aconf": {"agreed_confirm": 0.6},
+    "nolwin": {"leftover_sides": ()},
+    "nolconf": {"leftover_confirm": 0.0},
 }
 
 
-#: What issue 19's fourth round added (``<mode>@r3`` undoes it: the search of the third round,
-#: main at 80116b8).
+#: What issue 19's fourth and fifth rounds added (``<mode>@r3`` undoes it: the search of the
+#: third round, main at 80116b8, which was also the default until the fifth round turned the
+#: leftover windows with their wider-crop guard on).
 ROUND3: dict[str, Any] = {"segment_rounds": 0, "segment_inside": 0.0, "leftover_sides": (),
                           "segment_presence_agreed": 1.0}
 #: What issue 19's third round added (``<mode>@r2`` undoes it: the search of the second round).

@@ -202,7 +202,8 @@ def test_a_blob_no_crop_verifies_is_tried_as_two_halves():
         search = "auto"
 
         def __init__(self, prob, verified):
-            self.search_config = SearchConfig(border_sides=(), segment_split=True)
+            self.search_config = SearchConfig(border_sides=(), leftover_sides=(),
+                                              segment_split=True)
             self.selfie_segmenter = lambda pyr, wins, stride: prob
             self.asked, self.verified = [], verified
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ehps.detection.roi import ImagePyramid, Roi
-from ehps.detection.segment_search import box_inside
+from ehps.detection.segment_search import box_inside, confirms
 
 
 def _pose(x0, y0, x1, y1):
@@ -36,7 +36,9 @@ def _fake(prob, **config):
         search = "auto"
 
         def __init__(self):
-            self.search_config = SearchConfig(border_sides=(), **config)
+            # the windows and their guard only where a test asks for them
+            self.search_config = SearchConfig(**{"border_sides": (), "leftover_sides": (),
+                                                 "leftover_confirm": 0.0, **config})
             self.selfie_segmenter = lambda pyr, wins, stride: prob
             self.blobs, self.windows = [], []
             self.blob_answers, self.window_answers = [], []
@@ -114,12 +116,94 @@ def test_a_window_person_must_stand_on_the_leftover():
         assert len(s.windows) >= 1
 
 
+def _scored(pose, score):
+    pose.score = score
+    return pose
+
+
+def test_the_wider_crop_confirms_a_whole_person_and_not_a_part():
+    """Box of the window's person: x 100-200, y 50-150 (a 100 px square, grown by 2 % by
+    person_box). A wider crop seeing the same square confirms it (IoU ~1); one seeing the whole
+    body below it (x 100-200, y 50-300: IoU 100*100 / (100*250) = 0.4) does not at 0.6, but
+    does at 0.35; a sure-enough box with presence 0.98 < 0.99 does not; nothing does not."""
+    from ehps.detection.people import person_box
+    from ehps.detection.search_config import SearchConfig
+
+    h = w = 400
+    box = person_box(_pose(100, 50, 200, 150), [], h, w)
+    assert box[2] == pytest.approx(104, abs=2) and box[3] == pytest.approx(104, abs=2)
+    cfg = SearchConfig(leftover_confirm=0.6)
+    assert confirms(box, _pose(100, 50, 200, 150), h, w, cfg)
+    assert not confirms(box, _pose(100, 50, 200, 300), h, w, cfg)
+    assert confirms(box, _pose(100, 50, 200, 300), h, w, SearchConfig(leftover_confirm=0.35))
+    assert not confirms(box, _scored(_pose(100, 50, 200, 150), 0.98), h, w, cfg)
+    assert confirms(box, _scored(_pose(100, 50, 200, 150), 0.98), h, w,
+                    SearchConfig(leftover_confirm=0.6, segment_presence_agreed=0.95))
+    assert not confirms(box, None, h, w, cfg)
+
+
+def test_a_window_person_is_kept_only_when_the_wider_crop_agrees():
+    """The leftover of the window test above (x 100-200, y 50-150, image 200 x 400); the first
+    window verifies a person filling it. With ``leftover_confirm`` the landmark model is asked
+    once more, on a square of 1.5 x the person box's long side (1.5 x ~104 = ~156 px) centred
+    on (150, 100); the person is kept when that crop sees the same box, dropped when it sees
+    a bigger body (the window showed a part)."""
+    image = np.zeros((200, 400, 3), np.uint8)
+    prob = np.zeros((100, 200), np.float32)
+    prob[25:75, 50:100] = 0.9
+    for wider, kept in ((_pose(100, 50, 200, 150), 1), (_pose(40, 10, 260, 200), 0)):
+        s = _fake(prob, leftover_sides=(0.25,), leftover_confirm=0.6)
+        asked = []
+
+        def landmarker(pyramid, roi, _w=wider, _a=asked):
+            _a.append(roi)
+            return _w
+
+        s.pose_landmarker = landmarker
+        s.window_answers = [_pose(100, 50, 200, 150)]
+        found = s._segment_candidates(ImagePyramid(image), [])
+        assert len(found) == kept
+        assert len(asked) == 1
+        assert (asked[0].cx, asked[0].cy) == pytest.approx((150, 100), abs=1)
+        assert asked[0].w == pytest.approx(156, abs=3) and asked[0].h == asked[0].w
+
+
+def test_a_blob_person_admitted_by_agreement_needs_the_wider_crop_with_agreed_confirm():
+    """A blob (x 80-200, y 40-140) verified with presence 0.97 (under 0.99) that the segmenter
+    fully agrees with: counted with ``segment_presence_agreed`` 0.95. With ``agreed_confirm``
+    0.6 the landmark model is asked once more on a 1.5x crop (side 1.5 x 1.04 x 120 px): the
+    person stays when that crop gives the same box, goes when it gives one of about 3x the area
+    (IoU ~0.3); a person with presence 0.995 is not asked again."""
+    image = np.zeros((200, 300, 3), np.uint8)
+    prob = np.zeros((100, 150), np.float32)
+    prob[20:70, 40:100] = 0.9
+    same, taller = _pose(80, 40, 200, 140), _pose(20, 0, 280, 200)
+    cases = ((0.97, same, 0.0, 1, 0), (0.97, same, 0.6, 1, 1), (0.97, taller, 0.6, 0, 1),
+             (0.995, taller, 0.6, 1, 0))
+    for score, wider, need, kept, calls in cases:
+        s = _fake(prob, segment_presence_agreed=0.95, agreed_confirm=need)
+        asked = []
+
+        def landmarker(pyramid, roi, _w=wider, _a=asked):
+            _a.append(roi)
+            return _w
+
+        s.pose_landmarker = landmarker
+        s.blob_answers = [_scored(_pose(80, 40, 200, 140), score)]
+        assert len(s._segment_candidates(ImagePyramid(image), [])) == kept
+        assert len(asked) == calls
+        if calls:
+            assert asked[0].w == pytest.approx(1.5 * 120 * 1.04, abs=2)  # box grown 2 % a side
+
+
 def test_config_validates_the_new_fields():
     from ehps.detection.person_search import SearchConfig
 
     for bad in ({"segment_rounds": -1}, {"segment_inside": 1.5}, {"leftover_sides": (0.0,)},
-                {"leftover_cover": 0.0}):
+                {"leftover_cover": 0.0}, {"leftover_confirm": 1.5},
+                {"leftover_confirm_scale": 0.5}, {"agreed_confirm": -0.1}):
         with pytest.raises(ValueError):
             SearchConfig(**bad)
     base = SearchConfig.baseline()
     assert base.segment_rounds == 0 and base.leftover_sides == () and base.segment_inside == 0
+    assert base.leftover_confirm == 0.0

@@ -18,7 +18,9 @@ Proposal sources, in order (each tunable in :class:`~ehps.detection.search_confi
    long side) over the image where the leftover covers at least ``leftover_cover`` of the
    window, the biggest windows first (a whole person before their parts), most covered first;
    a blob too big for one crop (a group, or a person merged with a
-   person-coloured background) is searched at the scale of a person.
+   person-coloured background) is searched at the scale of a person. With
+   ``leftover_confirm``, a window's person counts only when a wider crop around its box sees
+   the same box (a window showing only part of a body verifies the part).
 
 Every candidate must have presence above ``segment_presence`` (or above
 ``segment_presence_agreed`` with the segmenter seeing ``segment_agreement_high`` of it), a box
@@ -57,7 +59,7 @@ from ehps.detection.segment_proposals import (
     touches_border,
 )
 
-__all__ = ["SegmentSearch", "box_inside", "face_free_refusal"]
+__all__ = ["SegmentSearch", "box_inside", "confirms", "face_free_refusal"]
 
 
 def box_inside(box_xywh: np.ndarray, region_xywh: np.ndarray) -> float:
@@ -101,6 +103,20 @@ def face_free_refusal(pose: PoseResult, prob: np.ndarray, stride: int, known: li
     return "swallow" if _swallows(pose, known, h, w) else None
 
 
+def confirms(box_xywh: np.ndarray, wider: PoseResult | None, h: int, w: int,
+             cfg: SearchConfig, min_iou: float | None = None) -> bool:
+    """Whether the landmark result ``wider`` of the wider crop confirms the (4,) xywh person box
+    ``box_xywh`` (``leftover_confirm`` in :class:`SearchConfig`): presence above the face-free
+    threshold and box IoU at least ``min_iou`` (default ``leftover_confirm``)."""
+    if wider is None:
+        return False
+    least = min(cfg.segment_presence, cfg.segment_presence_agreed)
+    if wider.score <= least:
+        return False
+    need = cfg.leftover_confirm if min_iou is None else min_iou
+    return box_iou_xywh(person_box(wider, [], h, w), box_xywh) >= need
+
+
 class SegmentSearch:
     """Face-free proposals (module docstring); a mixin of
     :class:`~ehps.detection.person_search.PersonSearch`, which provides ``search_config``,
@@ -124,8 +140,18 @@ class SegmentSearch:
         if not left.any() or left.mean() > 0.5:
             return []  # nothing left, or the segmenter fails on this image (a close-up object)
 
+        confirmed: dict[int, bool] = {}
+
         def accepted(c: Any) -> bool:
-            return face_free_refusal(c.pose, prob, stride, known, h, w, cfg) is None
+            if face_free_refusal(c.pose, prob, stride, known, h, w, cfg) is not None:
+                return False
+            if cfg.agreed_confirm <= 0 or c.pose.score > cfg.segment_presence:
+                return True
+            if id(c.pose) not in confirmed:  # admitted by agreement: a wider crop must agree
+                box = person_box(c.pose, [], h, w)
+                confirmed[id(c.pose)] = confirms(box, self._wider_pose(pyramid, box), h, w, cfg,
+                                                 cfg.agreed_confirm)
+            return confirmed[id(c.pose)]
 
         def reseen(c: Any) -> bool:  # a second view of a person found already
             return _swallows(c.pose, known, h, w)
@@ -203,9 +229,28 @@ class SegmentSearch:
             cand = Candidate(pose, 0.3, pose.score)
             if not accepted(cand) or mask_agreement(pose, left.astype(np.float32), stride) < 0.5:
                 continue
+            if cfg.leftover_confirm > 0 and not self._confirmed(pyramid, pose):
+                continue
             out.append(cand)
             left = left & leftover_mask(np.ones_like(left, np.float32), [pose], stride)
         return out
+
+    def _confirmed(self, pyramid: ImagePyramid, pose: PoseResult) -> bool:
+        """Whether a crop of ``leftover_confirm_scale`` times ``pose``'s person box (its long
+        side, centred on it) sees the same person: presence above ``segment_presence`` (or
+        ``segment_presence_agreed``) and a person box with IoU >= ``leftover_confirm`` with
+        ``pose``'s (a body part seen alone grows into the whole body on the wider crop)."""
+        h, w = pyramid.shape[:2]
+        cfg = self.search_config
+        box = person_box(pose, [], h, w)
+        return confirms(box, self._wider_pose(pyramid, box), h, w, cfg)
+
+    def _wider_pose(self, pyramid: ImagePyramid, box: np.ndarray) -> PoseResult | None:
+        """Landmarks on the square crop of ``leftover_confirm_scale`` times the (4,) xywh
+        box's long side, centred on it; ``None`` for an unusable crop."""
+        side = self.search_config.leftover_confirm_scale * float(box[2:].max())
+        roi = Roi(float(box[0] + box[2] / 2), float(box[1] + box[3] / 2), side, side)
+        return self.pose_landmarker(pyramid, roi) if usable_roi(roi) else None
 
     def _blob_pose(self, pyramid: ImagePyramid, blob: np.ndarray) -> PoseResult | None:
         """The verified landmark result on crops of 1.2 and 1.5 times the blob's long side
