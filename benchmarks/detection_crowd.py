@@ -105,6 +105,18 @@ ROUND2: dict[str, Any] = {"segment_proposals": False, **ROUND3}
 ROUND1: dict[str, Any] = {"part_silhouette": 0.0, "zoom_score": 0.0, "min_box_px": 0.0, **ROUND2}
 
 
+def scenes_and_detector(args: argparse.Namespace) -> tuple[list, Any]:
+    """The crowd scenes and the detector of ``detection_misses.py`` / ``detection_found.py``
+    (their ``--scenes --seed --cache --data --config --quick`` options; ``--quick``: 8 scenes)."""
+    from ehps.bodymodels.anny import load_anny
+    from ehps.testing.synthetic_crowd import crowd_scenes, shared_data_dir
+
+    n = 8 if args.quick else args.scenes
+    data = args.data or shared_data_dir() or Path(__file__).resolve().parents[2] / "shared" / "data"
+    scenes = crowd_scenes(load_anny(), n, args.seed, args.cache or None, str(data))
+    return scenes, make_detector(args.config, 2)
+
+
 def make_detector(name: str, threads: int) -> Any:
     """A detector for a configuration name: ``<mode>`` (today's detector), ``<mode>@before``
     (before issue 19), ``<mode>@r1`` (issue 19's first round), ``<mode>@<variant>[+<variant>

@@ -78,7 +78,8 @@ def _trace(det: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    from ehps.bodymodels.anny import load_anny
+    # the script's own folder is on the path: the crowd benchmark's detector configurations
+    from detection_crowd import scenes_and_detector
     from ehps.detection.people import box_iou_xywh, person_box
     from ehps.detection.roi import ImagePyramid, Roi
     from ehps.detection.segment_proposals import (
@@ -89,15 +90,6 @@ def main() -> None:
     )
     from ehps.detection.segment_search import face_free_refusal
     from ehps.testing.crowd_metrics import match_scene
-    from ehps.testing.synthetic_crowd import crowd_scenes, shared_data_dir
-
-    here = Path(__file__).resolve().parent
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("detection_crowd", here / "detection_crowd.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scenes", type=int, default=60)
@@ -109,11 +101,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--quick", action="store_true", help="8 scenes")
     args = ap.parse_args()
-    if args.quick:
-        args.scenes = 8
-    data = args.data or shared_data_dir() or here.parent.parent / "shared" / "data"
-    scenes = crowd_scenes(load_anny(), args.scenes, args.seed, args.cache or None, str(data))
-    det = bench.make_detector(args.config, 2)
+    scenes, det = scenes_and_detector(args)
     state = _trace(det)
     cfg = det.search_config
     causes: collections.Counter = collections.Counter()
