@@ -467,3 +467,19 @@ def test_image_lines_fix_the_lean_the_standing_axes_guess():
     assert _angle_deg(people_up(axes, lines, 25.0), up) < 2.0
     assert _angle_deg(people_up(axes, lines, 25.0, line_indep_s=0.01), up) < 0.5
     assert _angle_deg(people_up(axes, [None] * 9, 25.0), mean_axis) < 1e-6  # no lines: the axis
+
+
+@pytest.mark.parametrize("height", [2.5, 4.0])
+def test_tracks_at_different_depths_still_give_a_floor(height):
+    """Three people 10-15 % too near / right / too far: the level plane the people's vertical
+    allows holds one foot or none (each track's feet lie on their own parallel plane), so the
+    fit that tolerates per-track depth errors is used, instead of refusing the floor. Its
+    height is one the tracks stand on (which track's depth is right, one image cannot say)."""
+    zs = ((8.0, 9.0), (10.0, 11.0), (12.0, 13.0)) if height > 3 else ((4.0, 5.0), (6.0, 7.0),
+                                                                       (8.0, 9.0))
+    tracks, n_true = _near_far(4, (0.85, 1.0, 1.15), zs, height, 20.0)
+    fit = fit_floor(tracks)
+    assert fit.ok, fit.reason
+    assert fit.method == "shared-normal" and _angle_deg(fit.normal, n_true) < 0.5
+    assert 0.84 * height < fit.offset < 1.16 * height and len(fit.supporting) >= 2
+    assert fit.inliers >= FloorConfig().min_inliers

@@ -377,15 +377,20 @@ def fit_floor(tracks: list[FootTrack], cfg: FloorConfig | None = None) -> FloorF
     method, res = "pooled", points[inl] @ normal + offset
     lean = _angle_deg(normal, prior)
     leans = lean > cfg.lean_check_deg
-    if share < 1.0 or leans:
+    few = int(inl.sum()) < cfg.min_inliers
+    if share < 1.0 or leans or few:
         # Some tracks do not stand on the pooled plane (their depths disagree, or the plane is
-        # not the floor), or the plane leans under upright people. Try the fit that tolerates
-        # per-track depth errors; keep whichever floor more of the tracks (by weight) stand
-        # on, or the level one when the pooled plane leans and most tracks stand on it.
+        # not the floor), or the plane leans under upright people, or few feet lie on it (the
+        # level plane the people's vertical allows misses feet whose tracks are at different
+        # depths: at +-10-15 % no foot of three tracks was within its band). Try the fit that
+        # tolerates per-track depth errors; keep whichever floor more of the tracks (by weight)
+        # stand on, or the level one when the pooled plane leans or holds too few feet and
+        # most tracks stand on the other.
         alt = _shared_normal_fit(tracks, prior, normal, cfg)
         if alt is not None and (alt[0] > share + 1e-9 or (
-                leans and alt[0] >= cfg.min_support
-                and _angle_deg(alt[3], prior) < lean)):
+                (leans or few) and alt[0] >= cfg.min_support
+                and int(alt[5].sum()) >= cfg.min_inliers
+                and _angle_deg(alt[3], prior) < max(lean, cfg.lean_check_deg))):
             share, on, method, normal, offset, inl, tol, points, where, res = alt
     fit = FloorFit(
         True, normal=normal, offset=float(offset), inliers=int(inl.sum()),
