@@ -65,7 +65,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ehps.world.support import fit_shared_normal, track_support
-from ehps.world.upright import people_up, unit_quadratic_min
+from ehps.world.upright import _unit, people_up, unit_quadratic_min
 
 __all__ = ["FloorConfig", "FloorFit", "FootTrack", "fit_floor", "fit_plane_with_prior",
            "foot_heights", "inlier_band", "people_prior", "smooth_time"]
@@ -178,10 +178,6 @@ class FloorFit:
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     """Angle (degrees) between the unit vectors ``a`` and ``b``."""
     return float(np.degrees(np.arccos(np.clip(a @ b, -1.0, 1.0))))
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
 def fit_plane_with_prior(points: np.ndarray, weights: np.ndarray, prior: np.ndarray,

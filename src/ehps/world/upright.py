@@ -39,6 +39,11 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
+def _mid_ankle_shoulder(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 3) mid-ankle and (T, 3) mid-shoulder points of (T, 55, 3) joints."""
+    return joints[:, list(_ANKLES)].mean(1), joints[:, list(_SHOULDERS)].mean(1)
+
+
 def standing_axis(joints: np.ndarray, pelvis_up: np.ndarray, max_bend_deg: float = 25.0
                   ) -> tuple[np.ndarray, np.ndarray]:
     """The body's standing axis per frame.
@@ -58,8 +63,7 @@ def standing_axis(joints: np.ndarray, pelvis_up: np.ndarray, max_bend_deg: float
     Returns:
         ``(axis, straight)``: (T, 3) unit vectors and (T,) bool.
     """
-    ankles = joints[:, list(_ANKLES)].mean(1)
-    shoulders = joints[:, list(_SHOULDERS)].mean(1)
+    ankles, shoulders = _mid_ankle_shoulder(joints)
     pelvis = joints[:, 0]
     legs, trunk = _unit(pelvis - ankles), _unit(shoulders - pelvis)
     straight = (legs * trunk).sum(-1) >= np.cos(np.radians(max_bend_deg))
@@ -71,9 +75,7 @@ def image_line_normals(joints: np.ndarray, straight: np.ndarray) -> np.ndarray:
     """(T, 3) unit normals of the planes through the camera centre (the origin) and each
     frame's mid-ankle and mid-shoulder points (the person's line in the image); NaN where the
     body is not ``straight`` (T,)."""
-    a = joints[:, list(_ANKLES)].mean(1)
-    b = joints[:, list(_SHOULDERS)].mean(1)
-    n = _unit(np.cross(a, b))
+    n = _unit(np.cross(*_mid_ankle_shoulder(joints)))
     return np.where(np.asarray(straight, bool)[:, None], n, np.nan)
 
 
